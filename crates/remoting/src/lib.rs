@@ -1,0 +1,17 @@
+//! RocketMQ 4.x remoting protocol, byte for byte: frames ([`codec`]), codes ([`code`]), typed
+//! headers ([`header`]), the message encodings of the commit log and the wire ([`message`]).
+//!
+//! Everything is typed at the edge: a frame's string map turns into a header struct here, so the
+//! servers and clients built on this crate never handle raw `extFields`.
+
+pub mod code;
+pub mod codec;
+pub mod command;
+pub mod header;
+pub mod message;
+pub mod serialize;
+
+pub use code::{LanguageCode, RequestCode, ResponseCode, CURRENT_VERSION};
+pub use codec::{CodecError, RemotingCodec, DEFAULT_MAX_FRAME};
+pub use command::{ExtFields, RemotingCommand, SerializeType};
+pub use header::{CommandHeader, EmptyHeader, ExtValue, HeaderError, RpcRequest};
