@@ -124,14 +124,6 @@ impl Encoder<RemotingCommand> for RemotingCodec {
     }
 }
 
-impl Encoder<&RemotingCommand> for RemotingCodec {
-    type Error = CodecError;
-
-    fn encode(&mut self, cmd: &RemotingCommand, dst: &mut BytesMut) -> Result<(), CodecError> {
-        encode_into(cmd, dst, self.max_frame)
-    }
-}
-
 fn encode_into(cmd: &RemotingCommand, dst: &mut BytesMut, max_frame: usize) -> Result<(), CodecError> {
     let start = dst.len();
     dst.reserve(8 + 256 + cmd.body.len());
