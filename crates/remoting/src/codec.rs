@@ -51,7 +51,9 @@ pub struct RemotingCodec {
 
 impl Default for RemotingCodec {
     fn default() -> Self {
-        RemotingCodec { max_frame: DEFAULT_MAX_FRAME }
+        RemotingCodec {
+            max_frame: DEFAULT_MAX_FRAME,
+        }
     }
 }
 
@@ -77,11 +79,16 @@ impl Decoder for RemotingCodec {
         }
         let length = i32::from_be_bytes([src[0], src[1], src[2], src[3]]);
         if length < 4 {
-            return Err(CodecError::Malformed(format!("frame length {length} is below the minimum of 4")));
+            return Err(CodecError::Malformed(format!(
+                "frame length {length} is below the minimum of 4"
+            )));
         }
         let total = length as usize + 4;
         if total > self.max_frame {
-            return Err(CodecError::FrameTooLarge { len: total, max: self.max_frame });
+            return Err(CodecError::FrameTooLarge {
+                len: total,
+                max: self.max_frame,
+            });
         }
         if src.len() < total {
             src.reserve(total - src.len());
@@ -132,12 +139,17 @@ fn encode_into(cmd: &RemotingCommand, dst: &mut BytesMut, max_frame: usize) -> R
     let header_len = dst.len() - start - 8;
     if header_len > 0x00FF_FFFF {
         dst.truncate(start);
-        return Err(CodecError::Malformed(format!("header of {header_len} bytes does not fit 24 bits")));
+        return Err(CodecError::Malformed(format!(
+            "header of {header_len} bytes does not fit 24 bits"
+        )));
     }
     let total = 8 + header_len + cmd.body.len();
     if total > max_frame {
         dst.truncate(start);
-        return Err(CodecError::FrameTooLarge { len: total, max: max_frame });
+        return Err(CodecError::FrameTooLarge {
+            len: total,
+            max: max_frame,
+        });
     }
     dst.put_slice(&cmd.body);
     let length = (total - 4) as u32;
@@ -186,7 +198,10 @@ mod tests {
         let full = encode_command(&sample(SerializeType::RocketMq)).unwrap();
         for cut in 0..full.len() {
             let mut part = BytesMut::from(&full[..cut]);
-            assert!(RemotingCodec::default().decode(&mut part).unwrap().is_none(), "cut at {cut}");
+            assert!(
+                RemotingCodec::default().decode(&mut part).unwrap().is_none(),
+                "cut at {cut}"
+            );
         }
     }
 
@@ -194,11 +209,17 @@ mod tests {
     fn oversized_and_malformed_frames_are_errors() {
         let mut codec = RemotingCodec::new(1024);
         let mut big = BytesMut::from(&(2000u32).to_be_bytes()[..]);
-        assert!(matches!(codec.decode(&mut big), Err(CodecError::FrameTooLarge { .. })));
+        assert!(matches!(
+            codec.decode(&mut big),
+            Err(CodecError::FrameTooLarge { .. })
+        ));
         let mut tiny = BytesMut::from(&[0, 0, 0, 1, 0][..]);
         assert!(matches!(codec.decode(&mut tiny), Err(CodecError::Malformed(_))));
         let mut bad_type = BytesMut::from(&[0, 0, 0, 4, 9, 0, 0, 0][..]);
-        assert!(matches!(codec.decode(&mut bad_type), Err(CodecError::Malformed(_))));
+        assert!(matches!(
+            codec.decode(&mut bad_type),
+            Err(CodecError::Malformed(_))
+        ));
         let mut bad_json = BytesMut::from(&[0, 0, 0, 6, 0, 0, 0, 2, b'{', b'x'][..]);
         assert!(matches!(codec.decode(&mut bad_json), Err(CodecError::Header(_))));
     }

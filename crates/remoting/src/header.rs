@@ -83,7 +83,7 @@ impl<T: ExtValue> ExtValue for Option<T> {
         match raw {
             // Java writes `null` fields by omitting them; an empty string for a number means the same.
             None => Ok(None),
-            Some(s) if s.is_empty() => Ok(None),
+            Some("") => Ok(None),
             Some(s) => T::parse_ext(name, Some(s)).map(Some),
         }
     }
@@ -176,16 +176,27 @@ mod tests {
     }
 
     fn fields(pairs: &[(&str, &str)]) -> ExtFields {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn round_trip_and_unknown_fields_ignored() {
-        let h = Sample { topic: "T".into(), queue_id: 3, offset: Some(-5), order: true };
+        let h = Sample {
+            topic: "T".into(),
+            queue_id: 3,
+            offset: Some(-5),
+            order: true,
+        };
         let mut ext = h.to_ext_fields();
         ext.insert("Signature".into(), "xyz".into());
         assert_eq!(Sample::from_ext_fields(&ext).unwrap(), h);
-        let none = Sample { offset: None, ..h.clone() };
+        let none = Sample {
+            offset: None,
+            ..h.clone()
+        };
         assert!(!none.to_ext_fields().contains_key("offset"));
     }
 

@@ -83,7 +83,10 @@ fn split_key_value(line: &str) -> (String, &str) {
         }
     }
     let rest = line[rest_start..].trim_start_matches([' ', '\t']);
-    let rest = rest.strip_prefix(['=', ':']).unwrap_or(rest).trim_start_matches([' ', '\t']);
+    let rest = rest
+        .strip_prefix(['=', ':'])
+        .unwrap_or(rest)
+        .trim_start_matches([' ', '\t']);
     (key, rest)
 }
 

@@ -20,12 +20,18 @@ struct EchoHandler {
 }
 
 impl RequestHandler for EchoHandler {
-    async fn handle(&self, conn: &Connection, req: RemotingCommand) -> Result<Option<RemotingCommand>, HandlerError> {
+    async fn handle(
+        &self,
+        conn: &Connection,
+        req: RemotingCommand,
+    ) -> Result<Option<RemotingCommand>, HandlerError> {
         match req.code {
             1 => {
                 let delay: u64 = req.ext("delay").and_then(|d| d.parse().ok()).unwrap_or(0);
                 tokio::time::sleep(Duration::from_millis(delay)).await;
-                Ok(Some(req.reply(ResponseCode::SUCCESS, None).with_body(req.body.clone())))
+                Ok(Some(
+                    req.reply(ResponseCode::SUCCESS, None).with_body(req.body.clone()),
+                ))
             }
             2 => {
                 self.oneways.fetch_add(1, Ordering::SeqCst);
@@ -34,7 +40,10 @@ impl RequestHandler for EchoHandler {
             3 => Err(HandlerError::Other("boom".into())),
             4 => {
                 // Push a request back to the caller on the same connection.
-                conn.send_oneway(RemotingCommand::request(RequestCode::NOTIFY_CONSUMER_IDS_CHANGED).with_ext("consumerGroup", "g"));
+                conn.send_oneway(
+                    RemotingCommand::request(RequestCode::NOTIFY_CONSUMER_IDS_CHANGED)
+                        .with_ext("consumerGroup", "g"),
+                );
                 Ok(Some(req.reply(ResponseCode::SUCCESS, None)))
             }
             5 => {
@@ -60,13 +69,18 @@ async fn start(config: ServerConfig) -> (String, Arc<EchoHandler>, CancellationT
 }
 
 fn echo(i: usize, delay_ms: u64) -> RemotingCommand {
-    RemotingCommand::raw_request(1).with_ext("delay", delay_ms).with_body(format!("msg-{i}").into_bytes())
+    RemotingCommand::raw_request(1)
+        .with_ext("delay", delay_ms)
+        .with_body(format!("msg-{i}").into_bytes())
 }
 
 async fn wait_until(mut cond: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while !cond() {
-        assert!(tokio::time::Instant::now() < deadline, "condition not reached within 10 s");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "condition not reached within 10 s"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
@@ -84,7 +98,10 @@ async fn thousand_concurrent_calls_on_one_connection_answered_out_of_order() {
         // Earlier requests wait longer, so they complete after later ones.
         let delay = ((1000 - i) % 50) as u64;
         calls.push(tokio::spawn(async move {
-            let resp = client.invoke(&addr, echo(i, delay), Duration::from_secs(20)).await.unwrap();
+            let resp = client
+                .invoke(&addr, echo(i, delay), Duration::from_secs(20))
+                .await
+                .unwrap();
             assert!(resp.is_success());
             assert_eq!(resp.body, format!("msg-{i}").into_bytes());
             order.lock().unwrap().push(i);
@@ -95,7 +112,10 @@ async fn thousand_concurrent_calls_on_one_connection_answered_out_of_order() {
     }
     let order = order.lock().unwrap();
     assert_eq!(order.len(), 1000);
-    assert!(order.windows(2).any(|w| w[0] > w[1]), "replies should complete out of request order");
+    assert!(
+        order.windows(2).any(|w| w[0] > w[1]),
+        "replies should complete out of request order"
+    );
 }
 
 #[tokio::test]
@@ -111,19 +131,31 @@ async fn oneway_errors_unknown_codes_and_pushes() {
         None
     }));
     for _ in 0..5 {
-        client.invoke_oneway(&addr, RemotingCommand::raw_request(2)).await.unwrap();
+        client
+            .invoke_oneway(&addr, RemotingCommand::raw_request(2))
+            .await
+            .unwrap();
     }
     wait_until(|| handler.oneways.load(Ordering::SeqCst) == 5).await;
 
-    let failed = client.invoke(&addr, RemotingCommand::raw_request(3), Duration::from_secs(5)).await.unwrap();
+    let failed = client
+        .invoke(&addr, RemotingCommand::raw_request(3), Duration::from_secs(5))
+        .await
+        .unwrap();
     assert_eq!(failed.code, ResponseCode::SYSTEM_ERROR.code());
     assert_eq!(failed.remark.as_deref(), Some("boom"));
 
-    let unknown = client.invoke(&addr, RemotingCommand::raw_request(9999), Duration::from_secs(5)).await.unwrap();
+    let unknown = client
+        .invoke(&addr, RemotingCommand::raw_request(9999), Duration::from_secs(5))
+        .await
+        .unwrap();
     assert_eq!(unknown.code, ResponseCode::REQUEST_CODE_NOT_SUPPORTED.code());
     assert!(unknown.remark.unwrap().contains("9999 not supported"));
 
-    client.invoke(&addr, RemotingCommand::raw_request(4), Duration::from_secs(5)).await.unwrap();
+    client
+        .invoke(&addr, RemotingCommand::raw_request(4), Duration::from_secs(5))
+        .await
+        .unwrap();
     wait_until(|| pushes.load(Ordering::SeqCst) == 1).await;
 }
 
@@ -131,8 +163,13 @@ async fn oneway_errors_unknown_codes_and_pushes() {
 async fn timeout_then_dead_connection_fails_fast_and_reconnects() {
     let (addr, _, token) = start(ServerConfig::default()).await;
     let client = RemotingClient::default();
-    let slow = client.invoke(&addr, RemotingCommand::raw_request(5), Duration::from_millis(200)).await;
-    assert!(matches!(slow, Err(rmq_remoting::net::NetError::Timeout { .. })), "{slow:?}");
+    let slow = client
+        .invoke(&addr, RemotingCommand::raw_request(5), Duration::from_millis(200))
+        .await;
+    assert!(
+        matches!(slow, Err(rmq_remoting::net::NetError::Timeout { .. })),
+        "{slow:?}"
+    );
 
     // A call waiting on a connection that breaks fails at once, not after its 30 s timeout.
     let waiting = {
@@ -140,18 +177,26 @@ async fn timeout_then_dead_connection_fails_fast_and_reconnects() {
         let addr = addr.clone();
         tokio::spawn(async move {
             let started = std::time::Instant::now();
-            let r = client.invoke(&addr, RemotingCommand::raw_request(5), Duration::from_secs(30)).await;
+            let r = client
+                .invoke(&addr, RemotingCommand::raw_request(5), Duration::from_secs(30))
+                .await;
             (r, started.elapsed())
         })
     };
     tokio::time::sleep(Duration::from_millis(100)).await;
     client.close_connection(&addr);
     let (result, elapsed) = waiting.await.unwrap();
-    assert!(matches!(result, Err(rmq_remoting::net::NetError::ConnectionClosed { .. })), "{result:?}");
+    assert!(
+        matches!(result, Err(rmq_remoting::net::NetError::ConnectionClosed { .. })),
+        "{result:?}"
+    );
     assert!(elapsed < Duration::from_secs(10));
 
     // The next call reconnects by itself.
-    let ok = client.invoke(&addr, echo(1, 0), Duration::from_secs(5)).await.unwrap();
+    let ok = client
+        .invoke(&addr, echo(1, 0), Duration::from_secs(5))
+        .await
+        .unwrap();
     assert!(ok.is_success());
 
     // With the server gone, calls fail with a connect error or a closed connection, quickly.
@@ -163,10 +208,17 @@ async fn timeout_then_dead_connection_fails_fast_and_reconnects() {
 
 #[tokio::test]
 async fn hostile_peers_cost_only_their_connection() {
-    let config = ServerConfig { max_frame: 64 * 1024, ..ServerConfig::default() };
+    let config = ServerConfig {
+        max_frame: 64 * 1024,
+        ..ServerConfig::default()
+    };
     let (addr, handler, _token) = start(config).await;
     let client = RemotingClient::default();
-    assert!(client.invoke(&addr, echo(0, 0), Duration::from_secs(5)).await.unwrap().is_success());
+    assert!(client
+        .invoke(&addr, echo(0, 0), Duration::from_secs(5))
+        .await
+        .unwrap()
+        .is_success());
 
     // A peer that closes mid-frame.
     let mut s = TcpStream::connect(&addr).await.unwrap();
@@ -178,27 +230,54 @@ async fn hostile_peers_cost_only_their_connection() {
     s.write_all(&[0u8; 64]).await.unwrap();
     // Garbage header.
     let mut g = TcpStream::connect(&addr).await.unwrap();
-    g.write_all(&[0, 0, 0, 8, 0, 0, 0, 4, b'n', b'o', b'p', b'e']).await.unwrap();
+    g.write_all(&[0, 0, 0, 8, 0, 0, 0, 4, b'n', b'o', b'p', b'e'])
+        .await
+        .unwrap();
     wait_until(|| handler.closed.load(Ordering::SeqCst) >= 3).await;
     // The server closed the oversized one: reading yields EOF or a reset.
     let mut buf = [0u8; 16];
-    let read = tokio::time::timeout(Duration::from_secs(5), tokio::io::AsyncReadExt::read(&mut s, &mut buf)).await;
-    assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "oversized-frame connection should be closed: {read:?}");
+    let read = tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio::io::AsyncReadExt::read(&mut s, &mut buf),
+    )
+    .await;
+    assert!(
+        matches!(read, Ok(Ok(0)) | Ok(Err(_))),
+        "oversized-frame connection should be closed: {read:?}"
+    );
 
     // The good client, on its own connection, carries on.
     for i in 0..10 {
-        assert!(client.invoke(&addr, echo(i, 0), Duration::from_secs(5)).await.unwrap().is_success());
+        assert!(client
+            .invoke(&addr, echo(i, 0), Duration::from_secs(5))
+            .await
+            .unwrap()
+            .is_success());
     }
 }
 
 #[tokio::test]
 async fn connection_limit_closes_extra_connections() {
-    let config = ServerConfig { max_connections: 1, ..ServerConfig::default() };
+    let config = ServerConfig {
+        max_connections: 1,
+        ..ServerConfig::default()
+    };
     let (addr, _, _token) = start(config).await;
     let first = RemotingClient::default();
-    assert!(first.invoke(&addr, echo(0, 0), Duration::from_secs(5)).await.unwrap().is_success());
+    assert!(first
+        .invoke(&addr, echo(0, 0), Duration::from_secs(5))
+        .await
+        .unwrap()
+        .is_success());
     let second = RemotingClient::default();
-    assert!(second.invoke(&addr, echo(1, 0), Duration::from_secs(2)).await.is_err());
+    assert!(second
+        .invoke(&addr, echo(1, 0), Duration::from_secs(2))
+        .await
+        .is_err());
     // The first connection is unaffected.
-    assert!(first.invoke(&addr, echo(2, 0), Duration::from_secs(5)).await.unwrap().is_success());
+    assert!(first
+        .invoke(&addr, echo(2, 0), Duration::from_secs(5))
+        .await
+        .unwrap()
+        .is_success());
 }

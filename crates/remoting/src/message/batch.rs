@@ -43,26 +43,40 @@ pub fn decode(body: &Bytes) -> Result<Vec<BatchItem>, RecordError> {
     let mut rest = body.clone();
     while !rest.is_empty() {
         if rest.len() < 20 {
-            return Err(RecordError::Truncated { needed: 20, available: rest.len() });
+            return Err(RecordError::Truncated {
+                needed: 20,
+                available: rest.len(),
+            });
         }
         let total = (&rest[0..4]).get_i32();
         if total < 22 || total as usize > rest.len() {
-            return Err(RecordError::Inconsistent(format!("batch member size {total} with {} bytes left", rest.len())));
+            return Err(RecordError::Inconsistent(format!(
+                "batch member size {total} with {} bytes left",
+                rest.len()
+            )));
         }
         let mut member = rest.split_to(total as usize);
         member.advance(12);
         let flag = member.get_i32();
         let body_len = member.get_i32();
         if body_len < 0 || body_len as usize + 2 > member.len() {
-            return Err(RecordError::Inconsistent(format!("batch member body length {body_len}")));
+            return Err(RecordError::Inconsistent(format!(
+                "batch member body length {body_len}"
+            )));
         }
         let body = member.split_to(body_len as usize);
         let props_len = member.get_i16();
         if props_len < 0 || props_len as usize != member.len() {
-            return Err(RecordError::Inconsistent(format!("batch member properties length {props_len}")));
+            return Err(RecordError::Inconsistent(format!(
+                "batch member properties length {props_len}"
+            )));
         }
         let properties = String::from_utf8_lossy(&member).into_owned();
-        items.push(BatchItem { flag, body, properties });
+        items.push(BatchItem {
+            flag,
+            body,
+            properties,
+        });
     }
     Ok(items)
 }
@@ -74,8 +88,16 @@ mod tests {
     #[test]
     fn batch_round_trip_and_garbage() {
         let items = vec![
-            BatchItem { flag: 1, body: Bytes::from_static(b"a"), properties: "TAGS\u{1}x".into() },
-            BatchItem { flag: 0, body: Bytes::from_static(b"bb"), properties: String::new() },
+            BatchItem {
+                flag: 1,
+                body: Bytes::from_static(b"a"),
+                properties: "TAGS\u{1}x".into(),
+            },
+            BatchItem {
+                flag: 0,
+                body: Bytes::from_static(b"bb"),
+                properties: String::new(),
+            },
         ];
         let body = encode(&items);
         assert_eq!(decode(&body).unwrap(), items);

@@ -18,10 +18,13 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 || !s.is_ascii() {
+    if !s.len().is_multiple_of(2) || !s.is_ascii() {
         return None;
     }
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok())
+        .collect()
 }
 
 /// The offset message id of a record stored at `offset` by `store_host`.
@@ -68,7 +71,10 @@ impl UniqIdGenerator {
         prefix[..4].copy_from_slice(&ip.octets());
         prefix[4..6].copy_from_slice(&(pid as i16).to_be_bytes());
         prefix[6..10].copy_from_slice(&salt.to_be_bytes());
-        UniqIdGenerator { prefix, counter: AtomicU16::new(0) }
+        UniqIdGenerator {
+            prefix,
+            counter: AtomicU16::new(0),
+        }
     }
 
     /// The next id, given the current time in ms since the epoch.
@@ -93,7 +99,10 @@ mod tests {
     fn offset_id_matches_protocol_example() {
         let addr: SocketAddr = "10.0.0.1:10911".parse().unwrap();
         assert_eq!(offset_msg_id(&addr, 50_000), "0A00000100002A9F000000000000C350");
-        assert_eq!(decode_offset_msg_id("0A00000100002A9F000000000000C350"), Some((addr, 50_000)));
+        assert_eq!(
+            decode_offset_msg_id("0A00000100002A9F000000000000C350"),
+            Some((addr, 50_000))
+        );
         // a real broker's id from the captured transcript: 127.0.0.1:20911, offset 0xDA
         let (a, o) = decode_offset_msg_id("7F000001000051AF00000000000000DA").unwrap();
         assert_eq!((a.to_string().as_str(), o), ("127.0.0.1:20911", 0xDA));

@@ -158,7 +158,14 @@ impl MessageRecord {
 
     /// The encoded size of this record.
     pub fn encoded_len(&self) -> usize {
-        4 + 4 + 4 + 4 + 4 + 8 + 8 + 4 + 8
+        4 + 4
+            + 4
+            + 4
+            + 4
+            + 8
+            + 8
+            + 4
+            + 8
             + host_len(&self.born_host)
             + 8
             + host_len(&self.store_host)
@@ -222,7 +229,10 @@ impl MessageRecord {
     /// Decodes one record from the start of `buf` without copying its body.
     pub fn decode_bytes(buf: &Bytes, check_crc: bool) -> Result<(MessageRecord, usize), RecordError> {
         let total = record_slice(buf)?.len();
-        let mut r = Cursor { buf: &buf[..total], pos: 8 };
+        let mut r = Cursor {
+            buf: &buf[..total],
+            pos: 8,
+        };
         let stored_crc = r.i32()? as u32;
         let queue_id = r.i32()?;
         let flag = r.i32()?;
@@ -237,7 +247,9 @@ impl MessageRecord {
         let prepared_transaction_offset = r.i64()?;
         let body_len = r.i32()?;
         if body_len < 0 {
-            return Err(RecordError::Inconsistent(format!("negative body length {body_len}")));
+            return Err(RecordError::Inconsistent(format!(
+                "negative body length {body_len}"
+            )));
         }
         let body_start = r.pos;
         r.take(body_len as usize)?;
@@ -246,7 +258,9 @@ impl MessageRecord {
         let topic = String::from_utf8_lossy(r.take(topic_len)?).into_owned();
         let props_len = r.i16()?;
         if props_len < 0 {
-            return Err(RecordError::Inconsistent(format!("negative properties length {props_len}")));
+            return Err(RecordError::Inconsistent(format!(
+                "negative properties length {props_len}"
+            )));
         }
         let properties = String::from_utf8_lossy(r.take(props_len as usize)?).into_owned();
         if r.pos != total {
@@ -258,7 +272,10 @@ impl MessageRecord {
         if check_crc {
             let computed = body_crc(&body);
             if computed != stored_crc {
-                return Err(RecordError::BadCrc { stored: stored_crc, computed });
+                return Err(RecordError::BadCrc {
+                    stored: stored_crc,
+                    computed,
+                });
             }
         }
         let record = MessageRecord {
@@ -312,7 +329,10 @@ impl MessageRecord {
 /// The first record of `buf` as a slice, after checking TOTALSIZE and magic.
 fn record_slice(buf: &[u8]) -> Result<&[u8], RecordError> {
     if buf.len() < 8 {
-        return Err(RecordError::Truncated { needed: 8, available: buf.len() });
+        return Err(RecordError::Truncated {
+            needed: 8,
+            available: buf.len(),
+        });
     }
     let total = i32::from_be_bytes(buf[0..4].try_into().expect("4 bytes"));
     let magic = i32::from_be_bytes(buf[4..8].try_into().expect("4 bytes"));
@@ -320,11 +340,16 @@ fn record_slice(buf: &[u8]) -> Result<&[u8], RecordError> {
         return Err(RecordError::BadMagic(magic));
     }
     if total < 91 {
-        return Err(RecordError::Inconsistent(format!("TOTALSIZE {total} is below the minimum 91")));
+        return Err(RecordError::Inconsistent(format!(
+            "TOTALSIZE {total} is below the minimum 91"
+        )));
     }
     let total = total as usize;
     if total > buf.len() {
-        return Err(RecordError::Truncated { needed: total, available: buf.len() });
+        return Err(RecordError::Truncated {
+            needed: total,
+            available: buf.len(),
+        });
     }
     Ok(&buf[..total])
 }
@@ -337,9 +362,17 @@ struct Cursor<'a> {
 
 impl<'a> Cursor<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], RecordError> {
-        let end = self.pos.checked_add(n).filter(|e| *e <= self.buf.len()).ok_or_else(|| {
-            RecordError::Inconsistent(format!("field at {} of {n} bytes passes TOTALSIZE {}", self.pos, self.buf.len()))
-        })?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|e| *e <= self.buf.len())
+            .ok_or_else(|| {
+                RecordError::Inconsistent(format!(
+                    "field at {} of {n} bytes passes TOTALSIZE {}",
+                    self.pos,
+                    self.buf.len()
+                ))
+            })?;
         let s = &self.buf[self.pos..end];
         self.pos = end;
         Ok(s)
@@ -395,9 +428,18 @@ mod tests {
         assert_eq!(bytes.len(), 91 + 5 + 9 + rec.properties.len());
         let (decoded, size) = MessageRecord::decode(&bytes, true).unwrap();
         assert_eq!(size, bytes.len());
-        assert_eq!(decoded, MessageRecord { body_crc: body_crc(b"hello"), ..rec });
+        assert_eq!(
+            decoded,
+            MessageRecord {
+                body_crc: body_crc(b"hello"),
+                ..rec
+            }
+        );
         assert_eq!(decoded.tags(), Some("TagA"));
-        assert_eq!(i64::from_be_bytes(bytes[56..64].try_into().unwrap()), 1_700_000_000_123);
+        assert_eq!(
+            i64::from_be_bytes(bytes[56..64].try_into().unwrap()),
+            1_700_000_000_123
+        );
     }
 
     #[test]
@@ -410,7 +452,10 @@ mod tests {
         let (decoded, _) = MessageRecord::decode(&bytes, true).unwrap();
         assert_eq!(decoded.born_host, rec.born_host);
         assert_eq!(decoded.store_host, rec.store_host);
-        assert_eq!(decoded.sys_flag & (BORNHOST_V6 | STOREHOST_V6), BORNHOST_V6 | STOREHOST_V6);
+        assert_eq!(
+            decoded.sys_flag & (BORNHOST_V6 | STOREHOST_V6),
+            BORNHOST_V6 | STOREHOST_V6
+        );
         assert_eq!(store_timestamp_pos(decoded.sys_flag), 68);
     }
 
@@ -420,11 +465,20 @@ mod tests {
         let mut flipped = bytes.to_vec();
         let body_pos = bytes.len() - 1 - 9 - 2 - sample().properties.len() - 5;
         flipped[body_pos] ^= 0xFF;
-        assert!(matches!(MessageRecord::decode(&flipped, true), Err(RecordError::BadCrc { .. })));
-        assert!(matches!(MessageRecord::decode(&bytes[..50], true), Err(RecordError::Truncated { .. })));
+        assert!(matches!(
+            MessageRecord::decode(&flipped, true),
+            Err(RecordError::BadCrc { .. })
+        ));
+        assert!(matches!(
+            MessageRecord::decode(&bytes[..50], true),
+            Err(RecordError::Truncated { .. })
+        ));
         let mut bad_magic = bytes.to_vec();
         bad_magic[5] = 0;
-        assert!(matches!(MessageRecord::decode(&bad_magic, true), Err(RecordError::BadMagic(_))));
+        assert!(matches!(
+            MessageRecord::decode(&bad_magic, true),
+            Err(RecordError::BadMagic(_))
+        ));
     }
 
     #[test]

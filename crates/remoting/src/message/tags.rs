@@ -3,7 +3,8 @@
 
 /// Java's `String.hashCode()`: `h = 31*h + c` over UTF-16 code units, wrapping at 32 bits.
 pub fn java_hash(s: &str) -> i32 {
-    s.encode_utf16().fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(c as i32))
+    s.encode_utf16()
+        .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(c as i32))
 }
 
 /// The consume-queue tags code for a message's `TAGS` property (0 when it has none).
@@ -28,10 +29,17 @@ impl TagFilter {
     pub fn parse(expression: &str) -> TagFilter {
         let expr = expression.trim();
         if expr.is_empty() || expr == "*" {
-            return TagFilter { tags: Vec::new(), codes: Vec::new() };
+            return TagFilter {
+                tags: Vec::new(),
+                codes: Vec::new(),
+            };
         }
-        let tags: Vec<String> =
-            expr.split("||").map(str::trim).filter(|t| !t.is_empty()).map(str::to_string).collect();
+        let tags: Vec<String> = expr
+            .split("||")
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+            .collect();
         let codes = tags.iter().map(|t| java_hash(t)).collect();
         TagFilter { tags, codes }
     }

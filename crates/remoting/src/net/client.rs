@@ -123,7 +123,10 @@ impl RemotingClient {
         timeout: Duration,
     ) -> Result<RemotingCommand, NetError> {
         let deadline = tokio::time::Instant::now() + timeout;
-        let timeout_err = || NetError::Timeout { addr: addr.to_string(), millis: timeout.as_millis() };
+        let timeout_err = || NetError::Timeout {
+            addr: addr.to_string(),
+            millis: timeout.as_millis(),
+        };
         let channel = tokio::time::timeout_at(deadline, self.channel(addr))
             .await
             .map_err(|_| timeout_err())??;
@@ -133,11 +136,15 @@ impl RemotingClient {
         channel.pending.lock().expect("pending lock").insert(opaque, tx);
         if channel.is_closed() || channel.outbound.send(request).await.is_err() {
             channel.pending.lock().expect("pending lock").remove(&opaque);
-            return Err(NetError::ConnectionClosed { addr: addr.to_string() });
+            return Err(NetError::ConnectionClosed {
+                addr: addr.to_string(),
+            });
         }
         match tokio::time::timeout_at(deadline, rx).await {
             Ok(Ok(response)) => Ok(response),
-            Ok(Err(_)) => Err(NetError::ConnectionClosed { addr: addr.to_string() }),
+            Ok(Err(_)) => Err(NetError::ConnectionClosed {
+                addr: addr.to_string(),
+            }),
             Err(_) => {
                 channel.pending.lock().expect("pending lock").remove(&opaque);
                 Err(timeout_err())
@@ -154,7 +161,9 @@ impl RemotingClient {
             .outbound
             .send(request)
             .await
-            .map_err(|_| NetError::ConnectionClosed { addr: addr.to_string() })
+            .map_err(|_| NetError::ConnectionClosed {
+                addr: addr.to_string(),
+            })
     }
 
     /// A typed call: sends `header` (and `body`) with its request code, requires SUCCESS, and
@@ -178,14 +187,22 @@ impl RemotingClient {
                 remark: response.remark.clone().unwrap_or_default(),
             });
         }
-        let decoded = R::Response::from_ext_fields(&response.ext_fields)
-            .map_err(|source| NetError::BadHeader { addr: addr.to_string(), source })?;
+        let decoded =
+            R::Response::from_ext_fields(&response.ext_fields).map_err(|source| NetError::BadHeader {
+                addr: addr.to_string(),
+                source,
+            })?;
         Ok((decoded, response))
     }
 
     /// Whether a live connection to `addr` exists.
     pub fn is_connected(&self, addr: &str) -> bool {
-        self.inner.channels.lock().expect("channels lock").get(addr).is_some_and(|c| !c.is_closed())
+        self.inner
+            .channels
+            .lock()
+            .expect("channels lock")
+            .get(addr)
+            .is_some_and(|c| !c.is_closed())
     }
 
     /// Closes the connection to `addr`, failing its pending requests.
@@ -198,7 +215,13 @@ impl RemotingClient {
     /// Closes every connection.
     pub fn shutdown(&self) {
         self.inner.shutdown.cancel();
-        let channels: Vec<_> = self.inner.channels.lock().expect("channels lock").drain().collect();
+        let channels: Vec<_> = self
+            .inner
+            .channels
+            .lock()
+            .expect("channels lock")
+            .drain()
+            .collect();
         for (_, channel) in channels {
             channel.closed.cancel();
         }
@@ -220,15 +243,27 @@ impl RemotingClient {
         let connect = TcpStream::connect(addr);
         let stream = match tokio::time::timeout(self.inner.config.connect_timeout, connect).await {
             Ok(Ok(stream)) => stream,
-            Ok(Err(source)) => return Err(NetError::Connect { addr: addr.to_string(), source }),
+            Ok(Err(source)) => {
+                return Err(NetError::Connect {
+                    addr: addr.to_string(),
+                    source,
+                })
+            }
             Err(_) => {
                 let source = std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out");
-                return Err(NetError::Connect { addr: addr.to_string(), source });
+                return Err(NetError::Connect {
+                    addr: addr.to_string(),
+                    source,
+                });
             }
         };
         let _ = stream.set_nodelay(true);
         let channel = self.spawn_channel(addr, stream);
-        self.inner.channels.lock().expect("channels lock").insert(addr.to_string(), channel.clone());
+        self.inner
+            .channels
+            .lock()
+            .expect("channels lock")
+            .insert(addr.to_string(), channel.clone());
         debug!(addr, "connected");
         Ok(channel)
     }
@@ -239,7 +274,11 @@ impl RemotingClient {
         let (tx, mut rx) = mpsc::channel::<RemotingCommand>(4096);
         let closed = self.inner.shutdown.child_token();
         let pending: Pending = Arc::new(Mutex::new(HashMap::new()));
-        let channel = Arc::new(Channel { outbound: tx.clone(), pending: pending.clone(), closed: closed.clone() });
+        let channel = Arc::new(Channel {
+            outbound: tx.clone(),
+            pending: pending.clone(),
+            closed: closed.clone(),
+        });
 
         // Writer: batch whatever is queued into one flush.
         let writer_closed = closed.clone();
@@ -293,7 +332,9 @@ impl RemotingClient {
                         Some(waiter) => {
                             let _ = waiter.send(cmd);
                         }
-                        None => debug!(addr = %reader_addr, opaque = cmd.opaque, "response for unknown opaque dropped"),
+                        None => {
+                            debug!(addr = %reader_addr, opaque = cmd.opaque, "response for unknown opaque dropped")
+                        }
                     }
                 } else if let Some(handler) = &handler {
                     let oneway = cmd.is_oneway();

@@ -170,7 +170,9 @@ async fn run_connection<H: RequestHandler>(
             debug!(%peer, code = request.code, "ignoring response frame from client");
             continue;
         }
-        let Ok(permit) = in_flight.clone().acquire_owned().await else { break };
+        let Ok(permit) = in_flight.clone().acquire_owned().await else {
+            break;
+        };
         let handler = handler.clone();
         let conn = conn.clone();
         tokio::spawn(async move {
@@ -189,7 +191,11 @@ async fn run_connection<H: RequestHandler>(
                 Ok(None) => None,
                 Err(HandlerError::NotSupported(code)) => {
                     warn!(peer = %conn.peer(), code, "request code not supported");
-                    Some(with_code(template, ResponseCode::REQUEST_CODE_NOT_SUPPORTED, format!(" request type {code} not supported")))
+                    Some(with_code(
+                        template,
+                        ResponseCode::REQUEST_CODE_NOT_SUPPORTED,
+                        format!(" request type {code} not supported"),
+                    ))
                 }
                 Err(e) => {
                     warn!(peer = %conn.peer(), code, error = %e, "request failed");

@@ -13,7 +13,10 @@ use crate::code::LanguageCode;
 use crate::command::{ExtFields, RemotingCommand};
 
 fn err(detail: impl Into<String>) -> HeaderFormatError {
-    HeaderFormatError { kind: "ROCKETMQ", detail: detail.into() }
+    HeaderFormatError {
+        kind: "ROCKETMQ",
+        detail: detail.into(),
+    }
 }
 
 /// A cursor over the header bytes that reports, rather than panics on, short input.
@@ -31,10 +34,14 @@ impl<'a> Reader<'a> {
         Ok(head)
     }
     fn i16(&mut self, what: &str) -> Result<i16, HeaderFormatError> {
-        Ok(i16::from_be_bytes(self.take(2, what)?.try_into().expect("2 bytes")))
+        Ok(i16::from_be_bytes(
+            self.take(2, what)?.try_into().expect("2 bytes"),
+        ))
     }
     fn i32(&mut self, what: &str) -> Result<i32, HeaderFormatError> {
-        Ok(i32::from_be_bytes(self.take(4, what)?.try_into().expect("4 bytes")))
+        Ok(i32::from_be_bytes(
+            self.take(4, what)?.try_into().expect("4 bytes"),
+        ))
     }
     fn string(&mut self, len: usize, what: &str) -> Result<String, HeaderFormatError> {
         let bytes = self.take(len, what)?;
@@ -42,7 +49,10 @@ impl<'a> Reader<'a> {
     }
     fn length(&mut self, raw: i64, what: &str) -> Result<usize, HeaderFormatError> {
         if raw < 0 || raw as usize > self.buf.len() {
-            return Err(err(format!("{what} length {raw} exceeds the {} bytes left", self.buf.len())));
+            return Err(err(format!(
+                "{what} length {raw} exceeds the {} bytes left",
+                self.buf.len()
+            )));
         }
         Ok(raw as usize)
     }
@@ -58,10 +68,16 @@ pub(super) fn decode(bytes: &[u8]) -> Result<HeaderFields, HeaderFormatError> {
     let flag = r.i32("flag")?;
     let remark_len = r.i32("remark length")?;
     let remark_len = r.length(remark_len as i64, "remark")?;
-    let remark = if remark_len == 0 { None } else { Some(r.string(remark_len, "remark")?) };
+    let remark = if remark_len == 0 {
+        None
+    } else {
+        Some(r.string(remark_len, "remark")?)
+    };
     let ext_len = r.i32("extFields length")?;
     let ext_len = r.length(ext_len as i64, "extFields")?;
-    let mut ext = Reader { buf: r.take(ext_len, "extFields")? };
+    let mut ext = Reader {
+        buf: r.take(ext_len, "extFields")?,
+    };
     let mut ext_fields = ExtFields::new();
     while !ext.buf.is_empty() {
         let key_len = ext.i16("extField key length")?;
@@ -72,7 +88,15 @@ pub(super) fn decode(bytes: &[u8]) -> Result<HeaderFields, HeaderFormatError> {
         let value = ext.string(val_len, "extField value")?;
         ext_fields.insert(key, value);
     }
-    Ok(HeaderFields { code, language, version, opaque, flag, remark, ext_fields })
+    Ok(HeaderFields {
+        code,
+        language,
+        version,
+        opaque,
+        flag,
+        remark,
+        ext_fields,
+    })
 }
 
 pub(super) fn encode(cmd: &RemotingCommand, dst: &mut BytesMut) {
@@ -88,7 +112,11 @@ pub(super) fn encode(cmd: &RemotingCommand, dst: &mut BytesMut) {
         }
         _ => dst.put_i32(0),
     }
-    let ext_len: usize = cmd.ext_fields.iter().map(|(k, v)| 2 + k.len() + 4 + v.len()).sum();
+    let ext_len: usize = cmd
+        .ext_fields
+        .iter()
+        .map(|(k, v)| 2 + k.len() + 4 + v.len())
+        .sum();
     dst.put_i32(ext_len as i32);
     for (k, v) in &cmd.ext_fields {
         dst.put_i16(k.len() as i16);

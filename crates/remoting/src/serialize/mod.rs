@@ -8,8 +8,8 @@ mod json;
 
 use bytes::BytesMut;
 
-use crate::command::{ExtFields, RemotingCommand, SerializeType};
 use crate::code::LanguageCode;
+use crate::command::{ExtFields, RemotingCommand, SerializeType};
 
 /// The header bytes of a frame could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
