@@ -11,15 +11,26 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 pub mod cluster;
+pub mod consumer;
 pub mod fastjson;
+pub mod heartbeat;
 pub mod kv;
+pub mod message_queue;
 pub mod register;
 pub mod route;
 pub mod topic;
 
 pub use cluster::ClusterInfo;
+pub use consumer::{
+    Connection, ConsumerConnection, ConsumerIdList, LockBatchRequestBody, LockBatchResponseBody,
+    UnlockBatchRequestBody,
+};
 pub use fastjson::from_fastjson;
+pub use heartbeat::{
+    ConsumeFromWhere, ConsumeType, ConsumerData, HeartbeatData, MessageModel, ProducerData, SubscriptionData,
+};
 pub use kv::KvTable;
+pub use message_queue::{MessageQueue, MqMap};
 pub use register::{body_crc32, RegisterBrokerBody};
 pub use route::{BrokerData, QueueData, TopicRouteData};
 pub use topic::{DataVersion, TopicConfig, TopicConfigSerializeWrapper, TopicFilterType, TopicList};

@@ -17,7 +17,12 @@ macro_rules! rpc_request {
     )+};
 }
 
+pub mod admin;
+pub mod client;
 pub mod namesrv;
+pub mod offset;
+pub mod pull;
+pub mod send;
 
 #[cfg(test)]
 pub(crate) mod test_util {
