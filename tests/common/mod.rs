@@ -513,3 +513,47 @@ pub fn shared_dir() -> Option<PathBuf> {
         .into_iter()
         .find(|p| p.is_dir())
 }
+
+/// Creates (or updates) `topic` on the broker at `broker_addr` with `queues` read and write
+/// queues, perm RW, the way `mqadmin updateTopic -b` does.
+pub fn create_topic(broker_addr: &str, topic: &str, queues: i32) {
+    let header = rmq_remoting::headers::admin::CreateTopicRequestHeader {
+        topic: topic.to_string(),
+        default_topic: "TBW102".to_string(),
+        read_queue_nums: queues,
+        write_queue_nums: queues,
+        perm: 6,
+        topic_filter_type: "SINGLE_TAG".to_string(),
+        topic_sys_flag: Some(0),
+        order: false,
+    };
+    let cmd = RemotingCommand::request_with(RequestCode::UPDATE_AND_CREATE_TOPIC, &header);
+    let resp = request(broker_addr, cmd, Duration::from_secs(10)).expect("UPDATE_AND_CREATE_TOPIC");
+    assert!(
+        resp.is_success(),
+        "creating topic {topic} at {broker_addr} failed: {:?}",
+        resp.remark
+    );
+}
+
+/// The namesrv's route of `topic` as JSON text, if it has one.
+pub fn route(namesrv: &str, topic: &str) -> Option<String> {
+    let header = rmq_remoting::headers::namesrv::GetRouteInfoRequestHeader {
+        topic: topic.to_string(),
+        accept_standard_json_only: None,
+    };
+    let cmd = RemotingCommand::request_with(RequestCode::GET_ROUTEINFO_BY_TOPIC, &header);
+    let resp = request(namesrv, cmd, Duration::from_secs(3)).ok()?;
+    resp.is_success()
+        .then(|| String::from_utf8_lossy(&resp.body).into_owned())
+}
+
+/// Waits until the namesrv has a route for `topic` that names `broker_name`.
+pub fn wait_route(namesrv: &str, topic: &str, broker_name: &str) -> String {
+    let quoted = format!("\"{broker_name}\"");
+    wait_until(
+        &format!("route of {topic} at {namesrv} naming {broker_name}"),
+        READY_TIMEOUT,
+        || route(namesrv, topic).filter(|r| r.contains(&quoted)),
+    )
+}

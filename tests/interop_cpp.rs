@@ -1,0 +1,194 @@
+//! Interop with the Apache C++ client, the judge of wire compatibility: its 2.1.0 build
+//! (`rocketmq-python-cvs==2.1.0.3`) and its 1.x build (`rocketmq==0.4.4`), each driven through its
+//! Python wrapper in its own virtualenv (`scripts/setup-test-env.sh` creates `.venv-cpp2` and
+//! `.venv-cpp1`). The scripts are in `tests/interop/`.
+//!
+//! Each test starts our `mqnamesrv` and `mqbroker`, has a C++ producer send 1,000 messages with
+//! keys and tags, and a C++ push consumer consume them: nothing may be missing, duplicates are
+//! allowed only as at-least-once redeliveries, and every tag, key and body must come back intact.
+//!
+//! Outside CI the tests skip (with a note) when the virtualenvs are absent; under `CI` they fail,
+//! because `scripts/test.sh` installs them first.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
+
+use common::*;
+
+const COUNT: usize = 1000;
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The virtualenv's python, or `None` when the test should skip.
+fn venv_python(venv: &str) -> Option<PathBuf> {
+    let python = repo_root().join(venv).join("bin/python");
+    if python.is_file() {
+        return Some(python);
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!(
+            "{} is missing; scripts/test.sh creates it with scripts/setup-test-env.sh",
+            python.display()
+        );
+    }
+    eprintln!(
+        "skipping: {} is missing (run scripts/setup-test-env.sh to enable this test)",
+        python.display()
+    );
+    None
+}
+
+fn run_py(python: &Path, script: &str, args: &[&str], home: &Path, timeout: Duration) -> Output {
+    let script = repo_root().join("tests/interop").join(script);
+    let mut all = vec![script.to_str().expect("utf-8 path")];
+    all.extend_from_slice(args);
+    // The C++ client logs under $HOME/logs/rocketmq-cpp; keep that inside the test's temp dir.
+    let home = home.to_str().expect("utf-8 path");
+    run_bin(
+        python.to_str().expect("utf-8 path"),
+        &all,
+        &[("HOME", home)],
+        timeout,
+    )
+}
+
+fn describe(what: &str, out: &Output) -> String {
+    format!(
+        "{what} exited with {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect()
+}
+
+/// Checks a consumer's deliveries against messages `0..COUNT` of `run` sent to `topic`.
+fn check_deliveries(got: &[serde_json::Value], topic: &str, run: &str) {
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for rec in got {
+        let body = rec["body"].as_str().expect("body").to_string();
+        let i: usize = body
+            .strip_prefix(&format!("body-{run}-"))
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected body {body:?}"));
+        assert_eq!(rec["topic"].as_str(), Some(topic), "topic of {body}");
+        assert_eq!(
+            rec["tags"].as_str(),
+            Some(format!("Tag{}", i % 3).as_str()),
+            "tag of {body}"
+        );
+        assert_eq!(
+            rec["keys"].as_str(),
+            Some(format!("key-{run}-{i}").as_str()),
+            "keys of {body}"
+        );
+        *seen.entry(body).or_default() += 1;
+    }
+    let expected: BTreeSet<String> = (0..COUNT).map(|i| format!("body-{run}-{i}")).collect();
+    let missing: Vec<&String> = expected
+        .iter()
+        .filter(|b| !seen.contains_key(*b))
+        .take(10)
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {COUNT} messages never delivered, e.g. {missing:?}",
+        COUNT - seen.len()
+    );
+    let dups: usize = seen.values().map(|n| n - 1).sum();
+    eprintln!("{COUNT} messages delivered, {dups} redeliveries");
+}
+
+fn cpp_round_trip(venv: &str, run: &str) {
+    let Some(python) = venv_python(venv) else { return };
+    let single = Single::start(&[]);
+    let ns = single.namesrv.addr();
+    let dir = single.dir.path();
+    let topic = format!("InteropTopic_{run}");
+    create_topic(&single.broker.addr(), &topic, 4);
+    wait_route(&ns, &topic, "broker-a");
+
+    let sent_path = dir.join("sent.jsonl");
+    let sent_out = sent_path.to_str().expect("utf-8").to_string();
+    let count = COUNT.to_string();
+    let group = format!("pg_{run}");
+    let out = run_py(
+        &python,
+        "produce.py",
+        &[
+            "--namesrv",
+            &ns,
+            "--topic",
+            &topic,
+            "--group",
+            &group,
+            "--count",
+            &count,
+            "--run",
+            run,
+            "--out",
+            &sent_out,
+        ],
+        dir,
+        Duration::from_secs(300),
+    );
+    assert!(out.status.success(), "{}", describe("produce.py", &out));
+    let sent = read_jsonl(&sent_path);
+    assert_eq!(sent.len(), COUNT, "one result line per message");
+    assert!(sent.iter().all(|r| r["status"] == 0), "every send is SEND_OK");
+
+    let got_path = dir.join("got.jsonl");
+    let got_out = got_path.to_str().expect("utf-8").to_string();
+    let group = format!("cg_{run}");
+    let out = run_py(
+        &python,
+        "consume.py",
+        &[
+            "--namesrv",
+            &ns,
+            "--topic",
+            &topic,
+            "--group",
+            &group,
+            "--expect",
+            &count,
+            "--timeout",
+            "150",
+            "--out",
+            &got_out,
+        ],
+        dir,
+        Duration::from_secs(200),
+    );
+    let got = read_jsonl(&got_path);
+    assert!(
+        out.status.success(),
+        "{} ({} deliveries recorded)",
+        describe("consume.py", &out),
+        got.len()
+    );
+    check_deliveries(&got, &topic, run);
+}
+
+#[test]
+fn cpp_2_1_producer_and_push_consumer_exchange_1000_messages() {
+    cpp_round_trip(".venv-cpp2", "cpp2");
+}
+
+#[test]
+fn cpp_1_x_producer_and_push_consumer_exchange_1000_messages() {
+    cpp_round_trip(".venv-cpp1", "cpp1");
+}
