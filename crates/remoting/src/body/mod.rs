@@ -16,8 +16,11 @@ pub mod fastjson;
 pub mod heartbeat;
 pub mod kv;
 pub mod message_queue;
+pub mod offsets;
 pub mod register;
 pub mod route;
+pub mod stats;
+pub mod subscription;
 pub mod topic;
 
 pub use cluster::ClusterInfo;
@@ -31,8 +34,11 @@ pub use heartbeat::{
 };
 pub use kv::KvTable;
 pub use message_queue::{MessageQueue, MqMap};
+pub use offsets::{ConsumerOffsetSerializeWrapper, DelayOffsetSerializeWrapper};
 pub use register::{body_crc32, RegisterBrokerBody};
 pub use route::{BrokerData, QueueData, TopicRouteData};
+pub use stats::{ConsumeStats, OffsetWrapper, TopicOffset, TopicStatsTable};
+pub use subscription::{SubscriptionGroupConfig, SubscriptionGroupWrapper};
 pub use topic::{DataVersion, TopicConfig, TopicConfigSerializeWrapper, TopicFilterType, TopicList};
 
 /// A body that is not what its request or response promises.
