@@ -1,1 +1,26 @@
-//! placeholder crate root; filled in by its issue.
+//! The broker: its message store ([`store`]) and, built on it, the request handlers and
+//! server.
+
+pub mod store;
+
+pub mod clients;
+pub mod config;
+pub mod groups;
+pub mod locks;
+pub mod long_poll;
+pub mod msg;
+pub mod offsets;
+pub mod persist;
+pub mod processor;
+pub mod registration;
+pub mod schedule;
+pub mod server;
+pub mod slave_sync;
+pub mod state;
+pub mod stats;
+pub mod topics;
+
+pub use config::{BrokerConfig, BrokerRole, ConfigError};
+pub use server::{Broker, BrokerError};
+pub use state::{BrokerState, ReplicaOutcome, ReplicaWaiter};
+pub use store::FlushDiskType;

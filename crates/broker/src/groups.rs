@@ -1,0 +1,185 @@
+//! [`GroupTable`]: subscription group configs (`SubscriptionGroupConfig`), auto-created on first
+//! use when `autoCreateSubscriptionGroup` is on, persisted as `config/subscriptionGroup.json`
+//! (`{"dataVersion":{..},"subscriptionGroupTable":{name: config}}`, also the
+//! GET_ALL_SUBSCRIPTIONGROUP_CONFIG body a slave syncs from).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::RwLock;
+
+use rmq_remoting::body::DataVersion;
+use serde::{Deserialize, Serialize};
+
+/// Groups that exist on every broker (Apache's `MixAll` system groups).
+pub const SYSTEM_GROUPS: &[&str] = &[
+    "TOOLS_CONSUMER",
+    "FILTERSRV_CONSUMER",
+    "__MONITOR_CONSUMER",
+    "CLIENT_INNER_PRODUCER",
+    "SELF_TEST_P_GROUP",
+    "SELF_TEST_C_GROUP",
+    "CID_ONS-HTTP-PROXY",
+    "CID_ONSAPI_PERMISSION",
+    "CID_ONSAPI_OWNER",
+    "CID_ONSAPI_PULL",
+    "CID_RMQ_SYS_TRANS",
+];
+
+/// One consumer group's settings, with Java's field names and defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SubscriptionGroupConfig {
+    /// Group name.
+    pub group_name: String,
+    /// Whether the group may consume.
+    pub consume_enable: bool,
+    /// Whether it may start from the min offset.
+    pub consume_from_min_enable: bool,
+    /// Whether broadcasting consumers are allowed.
+    pub consume_broadcast_enable: bool,
+    /// Queues of `%RETRY%<group>`.
+    pub retry_queue_nums: i32,
+    /// Reconsume attempts before the dead-letter queue.
+    pub retry_max_times: i32,
+    /// Preferred broker id.
+    pub broker_id: i64,
+    /// Broker id suggested when consumption is slow.
+    pub which_broker_when_consume_slowly: i64,
+    /// Whether members get NOTIFY_CONSUMER_IDS_CHANGED.
+    pub notify_consumer_ids_changed_enable: bool,
+}
+
+impl Default for SubscriptionGroupConfig {
+    fn default() -> Self {
+        SubscriptionGroupConfig {
+            group_name: String::new(),
+            consume_enable: true,
+            consume_from_min_enable: true,
+            consume_broadcast_enable: true,
+            retry_queue_nums: 1,
+            retry_max_times: 16,
+            broker_id: 0,
+            which_broker_when_consume_slowly: 1,
+            notify_consumer_ids_changed_enable: true,
+        }
+    }
+}
+
+/// The file / wire form of the whole table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SubscriptionGroupWrapper {
+    /// Version of the table.
+    pub data_version: DataVersion,
+    /// Group name → config.
+    pub subscription_group_table: BTreeMap<String, SubscriptionGroupConfig>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    version: DataVersion,
+    groups: HashMap<String, SubscriptionGroupConfig>,
+}
+
+/// All subscription groups; the lock guards the map and its version.
+#[derive(Debug)]
+pub struct GroupTable {
+    inner: RwLock<Inner>,
+    auto_create: bool,
+    dirty: AtomicBool,
+}
+
+impl GroupTable {
+    /// A table holding the system groups.
+    pub fn new(auto_create: bool, now_ms: i64) -> GroupTable {
+        let groups = SYSTEM_GROUPS
+            .iter()
+            .map(|g| (g.to_string(), SubscriptionGroupConfig { group_name: g.to_string(), ..Default::default() }))
+            .collect();
+        GroupTable {
+            inner: RwLock::new(Inner { version: DataVersion::new(now_ms), groups }),
+            auto_create,
+            dirty: AtomicBool::new(false),
+        }
+    }
+
+    /// The group's config; created with defaults when missing and auto-creation is on.
+    pub fn find_or_create(&self, group: &str, now_ms: i64) -> Option<SubscriptionGroupConfig> {
+        if let Some(g) = self.inner.read().unwrap_or_else(|e| e.into_inner()).groups.get(group) {
+            return Some(g.clone());
+        }
+        if !self.auto_create {
+            return None;
+        }
+        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        let cfg = inner
+            .groups
+            .entry(group.to_string())
+            .or_insert_with(|| SubscriptionGroupConfig { group_name: group.to_string(), ..Default::default() })
+            .clone();
+        inner.version.next_version(now_ms);
+        self.dirty.store(true, Ordering::Release);
+        Some(cfg)
+    }
+
+    /// The group's config if it exists.
+    pub fn get(&self, group: &str) -> Option<SubscriptionGroupConfig> {
+        self.inner.read().unwrap_or_else(|e| e.into_inner()).groups.get(group).cloned()
+    }
+
+    /// Creates or replaces a group.
+    pub fn put(&self, cfg: SubscriptionGroupConfig, now_ms: i64) {
+        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        inner.groups.insert(cfg.group_name.clone(), cfg);
+        inner.version.next_version(now_ms);
+        self.dirty.store(true, Ordering::Release);
+    }
+
+    /// A snapshot in the file form.
+    pub fn wrapper(&self) -> SubscriptionGroupWrapper {
+        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        SubscriptionGroupWrapper {
+            data_version: inner.version,
+            subscription_group_table: inner.groups.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        }
+    }
+
+    /// Loads (or replaces, for a slave) the table.
+    pub fn load(&self, wrapper: SubscriptionGroupWrapper) {
+        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        inner.version = wrapper.data_version;
+        for (name, mut cfg) in wrapper.subscription_group_table {
+            cfg.group_name = name.clone();
+            inner.groups.insert(name, cfg);
+        }
+    }
+
+    /// Takes the dirty flag.
+    pub fn take_dirty(&self) -> bool {
+        self.dirty.swap(false, Ordering::AcqRel)
+    }
+
+    /// Marks the table dirty again.
+    pub fn mark_dirty(&self) {
+        self.dirty.store(true, Ordering::Release);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_create_and_defaults() {
+        let t = GroupTable::new(true, 1);
+        assert!(t.get("TOOLS_CONSUMER").is_some());
+        let g = t.find_or_create("cg", 2).unwrap();
+        assert_eq!((g.retry_max_times, g.retry_queue_nums, g.consume_enable), (16, 1, true));
+        assert!(t.take_dirty());
+        let off = GroupTable::new(false, 1);
+        assert!(off.find_or_create("cg", 2).is_none());
+        let json = serde_json::to_string(&t.wrapper()).unwrap();
+        let back: SubscriptionGroupWrapper = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.subscription_group_table["cg"].group_name, "cg");
+    }
+}

@@ -1,0 +1,252 @@
+//! PULL_MESSAGE (11) with long polling.
+//!
+//! A pull is checked in Apache's order (broker readable, group, topic, queue, subscription from
+//! the request or from the group's heartbeat), read from the store, and its status mapped to the
+//! response code (protocol.md §2.4). A pull that finds nothing (PULL_NOT_FOUND) and carries the
+//! SUSPEND bit is held: it registers with [`crate::long_poll::HeldPulls`], re-reads once, and
+//! then sleeps until a message is appended to its queue or its suspend time ends, when it is
+//! answered by one more read. Every response carries the four header fields.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use rmq_remoting::body::MessageModel;
+use rmq_remoting::headers::pull::PullMessageRequestHeader;
+use rmq_remoting::message::tags::TagFilter;
+use rmq_remoting::net::{Connection, HandlerError};
+use rmq_remoting::{RemotingCommand, ResponseCode};
+
+use super::FAQ_URL;
+use crate::clients::Subscription;
+use crate::state::{now_ms, BrokerState};
+use crate::store::GetStatus;
+use crate::topics::perm;
+
+/// What one execution of a pull produced.
+enum Outcome {
+    /// Send this.
+    Reply(RemotingCommand),
+    /// Nothing yet; hold for this long (the reply to send if nothing comes is attached).
+    Hold(Duration),
+}
+
+/// Handles PULL_MESSAGE.
+pub async fn handle(
+    state: &Arc<BrokerState>,
+    conn: &Connection,
+    req: RemotingCommand,
+) -> Result<Option<RemotingCommand>, HandlerError> {
+    let h: PullMessageRequestHeader = req.decode_header()?;
+    let outcome = execute(state, conn, &req, &h, true);
+    let hold_for = match outcome {
+        Outcome::Reply(r) => return Ok(Some(r)),
+        Outcome::Hold(d) => d,
+    };
+    let Some(hold) = state.held.hold(&h.topic, h.queue_id) else {
+        return Ok(Some(req.reply(
+            ResponseCode::SYSTEM_BUSY,
+            Some("[PCBUSY_CLEAN_QUEUE]broker busy, too many held pulls; try again later".to_string()),
+        )));
+    };
+    let deadline = tokio::time::Instant::now() + hold_for;
+    loop {
+        let notified = hold.notify().notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        // Re-read after registering, so an append that raced the first read is not missed.
+        if let Outcome::Reply(r) = execute(state, conn, &req, &h, false) {
+            if r.code != ResponseCode::PULL_NOT_FOUND.code() {
+                return Ok(Some(r));
+            }
+        }
+        tokio::select! {
+            _ = &mut notified => continue,
+            _ = tokio::time::sleep_until(deadline) => break,
+            _ = conn.closed() => return Ok(None),
+            _ = state.shutdown.cancelled() => break,
+        }
+    }
+    drop(hold);
+    Ok(Some(match execute(state, conn, &req, &h, false) {
+        Outcome::Reply(r) => r,
+        Outcome::Hold(_) => unreachable_hold(state, &req, &h),
+    }))
+}
+
+/// A pull without suspension never asks to hold; answer PULL_NOT_FOUND should it happen.
+fn unreachable_hold(state: &BrokerState, req: &RemotingCommand, h: &PullMessageRequestHeader) -> RemotingCommand {
+    let max = state.store.max_offset(&h.topic, h.queue_id) as i64;
+    let min = state.store.min_offset(&h.topic, h.queue_id) as i64;
+    pull_reply(req, ResponseCode::PULL_NOT_FOUND, "OFFSET_OVERFLOW_ONE", h.queue_offset, min, max)
+}
+
+fn pull_reply(req: &RemotingCommand, code: ResponseCode, remark: &str, next: i64, min: i64, max: i64) -> RemotingCommand {
+    req.reply(code, Some(remark.to_string()))
+        .with_ext("suggestWhichBrokerId", 0)
+        .with_ext("nextBeginOffset", next)
+        .with_ext("minOffset", min)
+        .with_ext("maxOffset", max)
+}
+
+/// Resolves the subscription the pull is filtered with, or the error reply.
+fn subscription(
+    state: &BrokerState,
+    req: &RemotingCommand,
+    h: &PullMessageRequestHeader,
+) -> Result<Arc<Subscription>, RemotingCommand> {
+    if h.has_subscription() {
+        let expr = h.subscription.as_deref().unwrap_or("*");
+        let kind = h.expression_type.as_deref().unwrap_or("TAG");
+        if !kind.eq_ignore_ascii_case("TAG") {
+            return Err(req.reply(
+                ResponseCode::SUBSCRIPTION_PARSE_FAILED,
+                Some(format!("parse the consumer's subscription[{expr}] failed, group: {}: only TAG expressions are supported", h.consumer_group)),
+            ));
+        }
+        return Ok(Arc::new(Subscription::new(&h.topic, expr, h.sub_version, kind)));
+    }
+    let Some(group) = state.clients.consumer_group(&h.consumer_group) else {
+        return Err(req.reply(
+            ResponseCode::SUBSCRIPTION_NOT_EXIST,
+            Some(format!("the consumer's group info not exist {FAQ_URL}")),
+        ));
+    };
+    if group.message_model == MessageModel::BROADCASTING
+        && state.groups.get(&h.consumer_group).is_some_and(|g| !g.consume_broadcast_enable)
+    {
+        return Err(req.reply(
+            ResponseCode::NO_PERMISSION,
+            Some(format!("the consumer group[{}] can not consume by broadcast way", h.consumer_group)),
+        ));
+    }
+    let Some(sub) = group.subscriptions.get(&h.topic).cloned() else {
+        return Err(req.reply(
+            ResponseCode::SUBSCRIPTION_NOT_EXIST,
+            Some(format!("the consumer's subscription not exist {FAQ_URL}")),
+        ));
+    };
+    if sub.sub_version < h.sub_version {
+        return Err(req.reply(
+            ResponseCode::SUBSCRIPTION_NOT_LATEST,
+            Some("the consumer's subscription not latest".to_string()),
+        ));
+    }
+    Ok(sub)
+}
+
+fn execute(
+    state: &BrokerState,
+    conn: &Connection,
+    req: &RemotingCommand,
+    h: &PullMessageRequestHeader,
+    allow_suspend: bool,
+) -> Outcome {
+    let fail = |code, remark: String| Outcome::Reply(req.reply(code, Some(remark)));
+    if !perm::readable(state.permission()) {
+        return fail(
+            ResponseCode::NO_PERMISSION,
+            format!("the broker[{}] pulling message is forbidden", state.config.broker_ip1),
+        );
+    }
+    let Some(group) = state.groups.find_or_create(&h.consumer_group, now_ms()) else {
+        return fail(
+            ResponseCode::SUBSCRIPTION_GROUP_NOT_EXIST,
+            format!("subscription group [{}] does not exist, {FAQ_URL}", h.consumer_group),
+        );
+    };
+    if !group.consume_enable {
+        return fail(ResponseCode::NO_PERMISSION, format!("subscription group no permission, {}", h.consumer_group));
+    }
+    let Some(topic) = state.topics.get(&h.topic) else {
+        return fail(
+            ResponseCode::TOPIC_NOT_EXIST,
+            format!("topic[{}] not exist, apply first please! {FAQ_URL}", h.topic),
+        );
+    };
+    if !perm::readable(topic.perm) {
+        return fail(ResponseCode::NO_PERMISSION, format!("the topic[{}] pulling message is forbidden", h.topic));
+    }
+    if h.queue_id < 0 || h.queue_id >= topic.read_queue_nums {
+        return fail(
+            ResponseCode::SYSTEM_ERROR,
+            format!(
+                "queueId[{}] is illegal, topic:[{}] topicConfig.readQueueNums:[{}] consumer:[{}]",
+                h.queue_id,
+                h.topic,
+                topic.read_queue_nums,
+                conn.peer()
+            ),
+        );
+    }
+    let sub = match subscription(state, req, h) {
+        Ok(s) => s,
+        Err(r) => return Outcome::Reply(r),
+    };
+    if state.is_slave() && !state.config.slave_read_enable {
+        let max = state.store.max_offset(&h.topic, h.queue_id) as i64;
+        let min = state.store.min_offset(&h.topic, h.queue_id) as i64;
+        return Outcome::Reply(pull_reply(req, ResponseCode::PULL_RETRY_IMMEDIATELY, "slave read disabled", h.queue_offset, min, max));
+    }
+    let reply = read(state, req, h, &sub.filter);
+    if allow_suspend && h.has_commit_offset() && !state.is_slave() {
+        state.offsets.commit(&h.consumer_group, &h.topic, h.queue_id, h.commit_offset);
+    }
+    if allow_suspend && h.has_suspend() && reply.code == ResponseCode::PULL_NOT_FOUND.code() {
+        let hold = if state.config.long_polling_enable {
+            Duration::from_millis(h.suspend_timeout_millis.max(0) as u64)
+        } else {
+            state.config.short_polling_time
+        };
+        if !hold.is_zero() {
+            return Outcome::Hold(hold);
+        }
+    }
+    Outcome::Reply(reply)
+}
+
+/// Reads from the store and maps the status (protocol.md §2.4 table).
+fn read(state: &BrokerState, req: &RemotingCommand, h: &PullMessageRequestHeader, filter: &TagFilter) -> RemotingCommand {
+    let offset = h.queue_offset.max(0) as u64;
+    let max_msgs = h.max_msg_nums.clamp(1, 1024) as usize;
+    let r = state.store.get_messages(&h.topic, h.queue_id, offset, max_msgs, &|code| filter.matches_code(code));
+    let (min, max) = (r.min_offset as i64, r.max_offset as i64);
+    let next = r.next_begin_offset as i64;
+    let slave = state.is_slave();
+    let (code, next) = match r.status {
+        GetStatus::Found => (ResponseCode::SUCCESS, next),
+        GetStatus::NoMatchedMessage | GetStatus::MessageWasRemoving => (ResponseCode::PULL_RETRY_IMMEDIATELY, next),
+        GetStatus::NoMessageInQueue | GetStatus::NoMatchedLogicQueue => {
+            if h.queue_offset != 0 {
+                (ResponseCode::PULL_OFFSET_MOVED, next)
+            } else {
+                (ResponseCode::PULL_NOT_FOUND, next)
+            }
+        }
+        GetStatus::OffsetTooSmall | GetStatus::OffsetOverflowBadly => (ResponseCode::PULL_OFFSET_MOVED, next),
+        GetStatus::OffsetOverflowOne | GetStatus::OffsetFoundNull => (ResponseCode::PULL_NOT_FOUND, next),
+    };
+    // A slave does not correct offsets: its data may simply be behind the master's.
+    let (code, next) = if slave && code == ResponseCode::PULL_OFFSET_MOVED {
+        (ResponseCode::PULL_RETRY_IMMEDIATELY, h.queue_offset)
+    } else {
+        (code, next)
+    };
+    let mut reply = pull_reply(req, code, r.status.name(), next, min, max);
+    if code == ResponseCode::SUCCESS {
+        state.stats.add_get(r.messages.len() as u64);
+        reply.body = concat(r.messages);
+    }
+    reply
+}
+
+fn concat(parts: Vec<Bytes>) -> Bytes {
+    if parts.len() == 1 {
+        return parts.into_iter().next().unwrap_or_default();
+    }
+    let mut buf = BytesMut::with_capacity(parts.iter().map(Bytes::len).sum());
+    for p in parts {
+        buf.extend_from_slice(&p);
+    }
+    buf.freeze()
+}
