@@ -6,6 +6,7 @@ pub mod store;
 pub mod clients;
 pub mod config;
 pub mod groups;
+pub mod ha;
 pub mod locks;
 pub mod long_poll;
 pub mod msg;
