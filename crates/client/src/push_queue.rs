@@ -1,0 +1,241 @@
+//! The pull loop of one assigned queue and the delivery of its messages to the callback.
+//!
+//! Concurrent mode: each pulled message runs the callback in its own task, at most
+//! `consume_concurrency` at once across the consumer; the loop keeps pulling until
+//! `pull_threshold_for_queue` messages are in flight. Ordered mode: the loop delivers the pulled
+//! messages one by one, in queue order, before the next pull, and only while it holds the queue's
+//! broker lock.
+//!
+//! A message the callback wants again is sent back to the broker (CONSUMER_SEND_MSG_BACK, into
+//! `%RETRY%<group>`); if that fails it is retried locally after a pause, so it is never lost.
+//! The committed offset only moves past a message once it is done (see [`ProcessQueue`]).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rmq_remoting::body::MessageModel;
+use rmq_remoting::headers::client::ConsumerSendMsgBackRequestHeader;
+use rmq_remoting::message::properties::keys;
+use tracing::{debug, warn};
+
+use crate::error::{ClientError, Result};
+use crate::instance::sleep_or_cancel;
+use crate::message::MessageExt;
+use crate::process_queue::ProcessQueue;
+use crate::pull::{PullRequest, PullStatus};
+use crate::push_consumer::{ConsumeResult, Shared};
+use crate::MessageQueue;
+
+/// Pause when a queue has too many messages in flight (`PULL_TIME_DELAY_MILLS_WHEN_FLOW_CONTROL`).
+const FLOW_CONTROL_PAUSE: Duration = Duration::from_millis(50);
+/// Pause before a failed message is delivered again locally.
+const LOCAL_RETRY_PAUSE: Duration = Duration::from_secs(5);
+/// Pause of an ordered queue after a `ReconsumeLater` (`suspendCurrentQueueTimeMillis`).
+const ORDERLY_SUSPEND: Duration = Duration::from_secs(1);
+
+/// Runs until the queue is given away or the consumer stops.
+pub(crate) async fn run(s: Arc<Shared>, mq: MessageQueue, pq: Arc<ProcessQueue>, start: i64) {
+    let Some(subscription) = s.subscriptions.get(&mq.topic).cloned() else {
+        return;
+    };
+    let orderly = s.config.orderly;
+    let clustering = s.config.message_model == MessageModel::CLUSTERING;
+    let mut next = start;
+    debug!(queue = %mq, start, "pulling");
+    while !pq.is_dropped() {
+        if pq.count() >= s.config.pull_threshold_for_queue {
+            if !sleep_or_cancel(FLOW_CONTROL_PAUSE, pq.dropped()).await {
+                break;
+            }
+            continue;
+        }
+        if orderly && clustering && !pq.holds_lock(Instant::now()) {
+            let locked =
+                crate::rebalance::lock(&s.instance, &s.config.group, std::slice::from_ref(&mq)).await;
+            pq.set_locked(locked.contains(&mq), Instant::now());
+            if !locked.contains(&mq) {
+                if !sleep_or_cancel(Duration::from_secs(1), pq.dropped()).await {
+                    break;
+                }
+                continue;
+            }
+        }
+        let request = PullRequest {
+            group: &s.config.group,
+            mq: &mq,
+            subscription: &subscription,
+            offset: next,
+            max_nums: s.config.pull_batch_size,
+            commit_offset: s.offsets.read_memory(&mq).filter(|_| clustering),
+            suspend: Some(s.config.broker_suspend_max),
+            timeout: s.config.pull_timeout,
+        };
+        let result = tokio::select! {
+            _ = pq.dropped().cancelled() => break,
+            r = s.puller.pull(&s.instance, request) => r,
+        };
+        let result = match result {
+            Ok(r) => r,
+            Err(e) => {
+                debug!(queue = %mq, error = %e, "pull failed");
+                if !sleep_or_cancel(s.config.pull_error_backoff, pq.dropped()).await {
+                    break;
+                }
+                continue;
+            }
+        };
+        match result.status {
+            PullStatus::Found => {
+                next = result.next_begin_offset;
+                if result.messages.is_empty() {
+                    if pq.count() == 0 {
+                        s.offsets.update(&mq, next, true);
+                    }
+                    continue;
+                }
+                pq.put(result.messages.iter().map(|m| m.queue_offset));
+                if orderly {
+                    if !consume_in_order(&s, &mq, &pq, result.messages).await {
+                        // Lost the lock or stopped: resume from the last committed offset.
+                        pq.clear();
+                        next = s.offsets.read_memory(&mq).unwrap_or(next);
+                    }
+                } else {
+                    for msg in result.messages {
+                        let Some(permit) = acquire(&s, &pq).await else {
+                            break;
+                        };
+                        let (s2, mq2, pq2) = (s.clone(), mq.clone(), pq.clone());
+                        s.tasks.spawn(async move {
+                            consume_one(&s2, &mq2, &pq2, msg).await;
+                            drop(permit);
+                        });
+                    }
+                }
+            }
+            PullStatus::NoNewMsg | PullStatus::NoMatchedMsg => {
+                next = result.next_begin_offset;
+                if pq.count() == 0 {
+                    s.offsets.update(&mq, next, true);
+                }
+            }
+            PullStatus::OffsetIllegal => {
+                warn!(queue = %mq, offset = next, corrected = result.next_begin_offset, "offset out of range; corrected");
+                next = result.next_begin_offset;
+                s.offsets.update(&mq, next, false);
+                s.offsets.persist(std::slice::from_ref(&mq)).await;
+            }
+        }
+    }
+    debug!(queue = %mq, "pull loop stopped");
+}
+
+async fn acquire(s: &Shared, pq: &ProcessQueue) -> Option<tokio::sync::OwnedSemaphorePermit> {
+    tokio::select! {
+        _ = pq.dropped().cancelled() => None,
+        p = s.permits.clone().acquire_owned() => p.ok(),
+    }
+}
+
+/// Restores the original topic of a message delivered from the retry topic.
+fn for_listener(s: &Shared, msg: &MessageExt) -> MessageExt {
+    let mut m = msg.clone();
+    let retry = format!("%RETRY%{}", s.config.group);
+    if m.message.topic == retry {
+        if let Some(real) = m.property(keys::RETRY_TOPIC).map(str::to_string) {
+            m.message.topic = real;
+        }
+    }
+    m
+}
+
+/// Runs the callback, turning a panic into `ReconsumeLater`.
+async fn call_listener(s: &Shared, msg: MessageExt) -> ConsumeResult {
+    let fut = (s.listener)(msg);
+    match tokio::spawn(fut).await {
+        Ok(r) => r,
+        Err(e) => {
+            warn!(error = %e, "message listener panicked; the message will be delivered again");
+            ConsumeResult::ReconsumeLater
+        }
+    }
+}
+
+async fn consume_one(s: &Shared, mq: &MessageQueue, pq: &ProcessQueue, mut msg: MessageExt) {
+    loop {
+        let result = call_listener(s, for_listener(s, &msg)).await;
+        if result == ConsumeResult::Success || s.config.message_model == MessageModel::BROADCASTING {
+            break;
+        }
+        match send_back(s, &msg).await {
+            Ok(()) => break,
+            Err(e) => {
+                warn!(queue = %mq, offset = msg.queue_offset, error = %e, "send back failed; retrying locally");
+                if !sleep_or_cancel(LOCAL_RETRY_PAUSE, &s.cancel).await {
+                    // Stopping: the message stays uncommitted and is delivered again later.
+                    return;
+                }
+                msg.reconsume_times += 1;
+            }
+        }
+    }
+    if let Some(offset) = pq.remove([msg.queue_offset]) {
+        if !pq.is_dropped() {
+            s.offsets.update(mq, offset, true);
+        }
+    }
+}
+
+/// Delivers `msgs` in order; false when the lock was lost or the queue dropped.
+async fn consume_in_order(s: &Shared, mq: &MessageQueue, pq: &ProcessQueue, msgs: Vec<MessageExt>) -> bool {
+    let clustering = s.config.message_model == MessageModel::CLUSTERING;
+    for mut msg in msgs {
+        loop {
+            if pq.is_dropped() || (clustering && !pq.holds_lock(Instant::now())) {
+                return false;
+            }
+            let Some(permit) = acquire(s, pq).await else {
+                return false;
+            };
+            let result = call_listener(s, for_listener(s, &msg)).await;
+            drop(permit);
+            if result == ConsumeResult::Success {
+                break;
+            }
+            msg.reconsume_times += 1;
+            if msg.reconsume_times >= s.config.max_reconsume_times
+                && clustering
+                && send_back(s, &msg).await.is_ok()
+            {
+                break;
+            }
+            if !sleep_or_cancel(ORDERLY_SUSPEND, pq.dropped()).await {
+                return false;
+            }
+        }
+        if let Some(offset) = pq.remove([msg.queue_offset]) {
+            s.offsets.update(mq, offset, true);
+        }
+    }
+    true
+}
+
+/// CONSUMER_SEND_MSG_BACK to the broker group the message came from.
+async fn send_back(s: &Shared, msg: &MessageExt) -> Result<()> {
+    let (addr, _) = s
+        .instance
+        .subscribe_addr(&msg.broker_name, 0, false)
+        .ok_or_else(|| ClientError::BrokerNotFound(msg.broker_name.clone()))?;
+    let header = ConsumerSendMsgBackRequestHeader {
+        offset: msg.commit_log_offset,
+        group: s.config.group.clone(),
+        delay_level: 0,
+        origin_msg_id: Some(msg.msg_id().to_string()),
+        origin_topic: Some(for_listener(s, msg).message.topic),
+        unit_mode: Some(false),
+        max_reconsume_times: Some(s.config.max_reconsume_times),
+    };
+    let timeout = s.instance.config().request_timeout;
+    s.instance.remoting().call(&addr, &header, None, timeout).await?;
+    Ok(())
+}
