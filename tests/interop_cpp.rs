@@ -75,8 +75,8 @@ fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
-/// Checks a consumer's deliveries against messages `0..COUNT` of `run` sent to `topic`.
-fn check_deliveries(got: &[serde_json::Value], topic: &str, run: &str) {
+/// Checks a consumer's deliveries against messages `0..count` of `run` sent to `topic`.
+fn check_deliveries(got: &[serde_json::Value], topic: &str, run: &str, count: usize) {
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     for rec in got {
         let body = rec["body"].as_str().expect("body").to_string();
@@ -97,7 +97,7 @@ fn check_deliveries(got: &[serde_json::Value], topic: &str, run: &str) {
         );
         *seen.entry(body).or_default() += 1;
     }
-    let expected: BTreeSet<String> = (0..COUNT).map(|i| format!("body-{run}-{i}")).collect();
+    let expected: BTreeSet<String> = (0..count).map(|i| format!("body-{run}-{i}")).collect();
     let missing: Vec<&String> = expected
         .iter()
         .filter(|b| !seen.contains_key(*b))
@@ -105,11 +105,12 @@ fn check_deliveries(got: &[serde_json::Value], topic: &str, run: &str) {
         .collect();
     assert!(
         missing.is_empty(),
-        "{} of {COUNT} messages never delivered, e.g. {missing:?}",
-        COUNT - seen.len()
+        "{} of {count} messages never delivered, e.g. {missing:?}",
+        count - seen.len()
     );
     let dups: usize = seen.values().map(|n| n - 1).sum();
-    eprintln!("{COUNT} messages delivered, {dups} redeliveries");
+    assert_eq!(seen.len(), count, "no message outside the sent set");
+    eprintln!("{count} messages delivered, {dups} redeliveries");
 }
 
 fn cpp_round_trip(venv: &str, run: &str) {
@@ -180,7 +181,7 @@ fn cpp_round_trip(venv: &str, run: &str) {
         describe("consume.py", &out),
         got.len()
     );
-    check_deliveries(&got, &topic, run);
+    check_deliveries(&got, &topic, run, COUNT);
 }
 
 #[test]
@@ -191,4 +192,168 @@ fn cpp_2_1_producer_and_push_consumer_exchange_1000_messages() {
 #[test]
 fn cpp_1_x_producer_and_push_consumer_exchange_1000_messages() {
     cpp_round_trip(".venv-cpp1", "cpp1");
+}
+
+/// Messages in the mixed-client tests.
+const MIXED_COUNT: usize = 300;
+
+fn start_with_topic(run: &str) -> (Single, String) {
+    let single = Single::start(&[]);
+    let topic = format!("InteropTopic_{run}");
+    create_topic(&single.broker.addr(), &topic, 4);
+    wait_route(&single.namesrv.addr(), &topic, "broker-a");
+    (single, topic)
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+#[test]
+fn rust_producer_to_cpp_2_1_push_consumer() {
+    let Some(python) = venv_python(".venv-cpp2") else {
+        return;
+    };
+    let run = "rust2cpp";
+    let (single, topic) = start_with_topic(run);
+    let ns = single.namesrv.addr();
+    runtime().block_on(async {
+        let config = rmq_client::ProducerConfig {
+            client: rmq_client::ClientConfig::new(&ns),
+            group: format!("pg_{run}"),
+            ..Default::default()
+        };
+        let producer = rmq_client::Producer::start(config)
+            .await
+            .expect("producer starts");
+        for i in 0..MIXED_COUNT {
+            let msg = rmq_client::Message::new(&topic, format!("body-{run}-{i}"))
+                .with_tags(format!("Tag{}", i % 3))
+                .with_keys([format!("key-{run}-{i}")]);
+            let r = producer
+                .send(msg)
+                .await
+                .unwrap_or_else(|e| panic!("send {i}: {e}"));
+            assert_eq!(r.status, rmq_client::SendStatus::SendOk, "send {i}");
+        }
+        producer.shutdown().await;
+    });
+
+    let dir = single.dir.path();
+    let got_path = dir.join("got.jsonl");
+    let got_out = got_path.to_str().expect("utf-8").to_string();
+    let count = MIXED_COUNT.to_string();
+    let group = format!("cg_{run}");
+    let out = run_py(
+        &python,
+        "consume.py",
+        &[
+            "--namesrv",
+            &ns,
+            "--topic",
+            &topic,
+            "--group",
+            &group,
+            "--expect",
+            &count,
+            "--timeout",
+            "150",
+            "--out",
+            &got_out,
+        ],
+        dir,
+        Duration::from_secs(200),
+    );
+    let got = read_jsonl(&got_path);
+    assert!(
+        out.status.success(),
+        "{} ({} deliveries recorded)",
+        describe("consume.py", &out),
+        got.len()
+    );
+    check_deliveries(&got, &topic, run, MIXED_COUNT);
+}
+
+#[test]
+fn cpp_2_1_producer_to_rust_push_consumer() {
+    let Some(python) = venv_python(".venv-cpp2") else {
+        return;
+    };
+    let run = "cpp2rust";
+    let (single, topic) = start_with_topic(run);
+    let ns = single.namesrv.addr();
+    let dir = single.dir.path();
+    let sent_path = dir.join("sent.jsonl");
+    let sent_out = sent_path.to_str().expect("utf-8").to_string();
+    let count = MIXED_COUNT.to_string();
+    let group = format!("pg_{run}");
+    let out = run_py(
+        &python,
+        "produce.py",
+        &[
+            "--namesrv",
+            &ns,
+            "--topic",
+            &topic,
+            "--group",
+            &group,
+            "--count",
+            &count,
+            "--run",
+            run,
+            "--out",
+            &sent_out,
+        ],
+        dir,
+        Duration::from_secs(300),
+    );
+    assert!(out.status.success(), "{}", describe("produce.py", &out));
+
+    let got: Vec<serde_json::Value> = runtime().block_on(async {
+        let config = rmq_client::PushConsumerConfig {
+            client: rmq_client::ClientConfig::new(&ns),
+            group: format!("cg_{run}"),
+            consume_from_where: rmq_client::ConsumeFromWhere::CONSUME_FROM_FIRST_OFFSET,
+            ..Default::default()
+        };
+        let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = got.clone();
+        let consumer = rmq_client::PushConsumer::builder(config)
+            .subscribe(&topic, "*")
+            .start(move |msg| {
+                let sink = sink.clone();
+                async move {
+                    let rec = serde_json::json!({
+                        "topic": msg.topic(),
+                        "tags": msg.tags().unwrap_or(""),
+                        "keys": msg.keys().join(" "),
+                        "body": String::from_utf8_lossy(msg.body()),
+                    });
+                    sink.lock().expect("sink lock").push(rec);
+                    rmq_client::ConsumeResult::Success
+                }
+            })
+            .await
+            .expect("consumer starts");
+        let distinct = |v: &Vec<serde_json::Value>| {
+            v.iter()
+                .map(|r| r["body"].as_str().unwrap_or("").to_string())
+                .collect::<BTreeSet<_>>()
+                .len()
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+        while distinct(&got.lock().expect("sink lock")) < MIXED_COUNT
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        consumer.shutdown().await;
+        let v = got.lock().expect("sink lock").clone();
+        v
+    });
+    check_deliveries(&got, &topic, run, MIXED_COUNT);
 }
