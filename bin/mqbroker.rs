@@ -1,1 +1,110 @@
-fn main() {}
+//! `mqbroker`: runs one RocketMQ 4.x broker (master or slave).
+//!
+//! Settings come from, lowest priority first: the defaults, a `broker.conf` (`-c`, Java properties
+//! with Apache's key names), then the flags (`-n` replaces `namesrvAddr`). `-p` prints the
+//! effective settings and exits, as Apache's `mqbroker -p` does. SIGTERM or SIGINT stops it
+//! cleanly: it unregisters from the nameservers, writes its offsets and closes the store.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::Parser;
+use rmq_broker::config::{split_namesrv_addrs, unknown_keys};
+use rmq_broker::{Broker, BrokerConfig};
+use rmq_remoting::java_properties::JavaProperties;
+use tracing::{info, warn};
+
+/// Runs a RocketMQ 4.x broker: stores messages, serves producers, consumers and mqadmin, and
+/// registers itself with every nameserver.
+#[derive(Debug, Parser)]
+#[command(
+    name = "mqbroker",
+    version,
+    after_help = "Config file keys (Apache names) include brokerClusterName, brokerName, brokerId, namesrvAddr\n\
+                  (';'-separated), listenPort, haListenPort, brokerIP1, brokerIP2, brokerRole (ASYNC_MASTER,\n\
+                  SYNC_MASTER, SLAVE), flushDiskType (ASYNC_FLUSH, SYNC_FLUSH), storePathRootDir,\n\
+                  autoCreateTopicEnable, autoCreateSubscriptionGroup, defaultTopicQueueNums, fileReservedTime,\n\
+                  mapedFileSizeCommitLog, maxMessageSize, brokerPermission, slaveReadEnable, messageDelayLevel,\n\
+                  registerNameServerPeriod, flushConsumerOffsetInterval, syncFlushTimeout, slaveTimeout,\n\
+                  haMasterAddress, longPollingEnable. Unknown keys are warned about; bad values stop the start.\n\
+                  Logging: RUST_LOG (default info), e.g. RUST_LOG=rmq_broker=debug."
+)]
+struct Args {
+    /// Java-properties config file (broker.conf) with Apache's key names.
+    #[arg(short = 'c', long = "config-file", alias = "configFile", value_name = "FILE")]
+    config_file: Option<PathBuf>,
+    /// Nameserver addresses `host:port[;host:port]`; overrides `namesrvAddr` from the file.
+    #[arg(short = 'n', long = "namesrv-addr", alias = "namesrvAddr", value_name = "ADDRS")]
+    namesrv_addr: Option<String>,
+    /// Print the effective configuration and exit.
+    #[arg(short = 'p', long)]
+    print_config: bool,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let config = effective_config(&args)?;
+    if args.print_config {
+        print!("{}", config.to_properties());
+        return Ok(());
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("broker")
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(run(config))
+}
+
+fn effective_config(args: &Args) -> anyhow::Result<BrokerConfig> {
+    let mut props = JavaProperties::default();
+    if let Some(path) = &args.config_file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        props = JavaProperties::parse(&text);
+        for key in unknown_keys(&props) {
+            warn!(key, file = %path.display(), "unknown config key ignored");
+        }
+    }
+    if let Some(addrs) = &args.namesrv_addr {
+        if split_namesrv_addrs(addrs).is_empty() {
+            bail!("-n needs at least one nameserver address like 127.0.0.1:9876");
+        }
+        props.set("namesrvAddr", addrs);
+    }
+    let config = BrokerConfig::from_properties(&props).with_context(|| match &args.config_file {
+        Some(p) => format!("bad broker config (file {})", p.display()),
+        None => "bad broker config".to_string(),
+    })?;
+    if config.namesrv_addrs.is_empty() {
+        warn!("no nameserver configured (namesrvAddr or -n): clients will not find this broker through a nameserver");
+    }
+    Ok(config)
+}
+
+async fn run(config: BrokerConfig) -> anyhow::Result<()> {
+    let broker = Broker::start(config).await.context("broker failed to start")?;
+    info!(addr = %broker.broker_addr(), "mqbroker running; SIGTERM or Ctrl-C stops it");
+    wait_for_signal().await?;
+    info!("stopping broker");
+    broker.shutdown().await;
+    Ok(())
+}
+
+async fn wait_for_signal() -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot install the SIGINT handler")?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    Ok(())
+}

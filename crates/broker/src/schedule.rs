@@ -45,6 +45,7 @@ pub fn park(state: &BrokerState, record: &mut MessageRecord, level: i32) {
 /// held pulls of its queue otherwise.
 pub fn append_and_wake(state: &BrokerState, record: &MessageRecord) -> Result<AppendResult, StoreError> {
     let r = state.store.append(record)?;
+    state.notify_appended();
     if record.topic == SCHEDULE_TOPIC {
         if let Some(n) = state.schedule_wake.get(record.queue_id as usize) {
             n.notify_one();

@@ -50,6 +50,9 @@ pub type ReplicaFuture<'a> = Pin<Box<dyn Future<Output = ReplicaOutcome> + Send 
 pub trait ReplicaWaiter: Send + Sync + 'static {
     /// Resolves once a slave acknowledged `offset` (exclusive end of the record), or with why not.
     fn wait_for_slave(&self, offset: u64, timeout: Duration) -> ReplicaFuture<'_>;
+
+    /// Called after every local append, so replication can ship the bytes without polling.
+    fn notify_appended(&self) {}
 }
 
 /// Where a slave's master is.
@@ -108,6 +111,8 @@ pub struct BrokerState {
     /// Serializes writers of the files under `config_dir` (held only on blocking threads).
     pub(crate) file_lock: std::sync::Mutex<()>,
     replica: OnceLock<Arc<dyn ReplicaWaiter>>,
+    /// HA (replication): the master's service or the slave's client, set once at start.
+    pub replication: OnceLock<crate::ha::Replication>,
     queue_picker: AtomicU32,
 }
 
@@ -142,6 +147,7 @@ impl BrokerState {
             config_dir,
             file_lock: std::sync::Mutex::new(()),
             replica: OnceLock::new(),
+            replication: OnceLock::new(),
             queue_picker: AtomicU32::new(0),
             store,
             config,
@@ -156,6 +162,13 @@ impl BrokerState {
     /// The replication waiter, if replication runs.
     pub fn replica_waiter(&self) -> Option<&Arc<dyn ReplicaWaiter>> {
         self.replica.get()
+    }
+
+    /// Tells replication (if any) that the commit log grew.
+    pub fn notify_appended(&self) {
+        if let Some(r) = self.replica.get() {
+            r.notify_appended();
+        }
     }
 
     /// Whether this broker is a slave.

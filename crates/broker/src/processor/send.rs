@@ -311,6 +311,7 @@ fn store_batch(
         return Err((ResponseCode::MESSAGE_ILLEGAL, "delayed messages are not supported for batching".into()));
     }
     let r = state.store.append_batch(&records).map_err(store_error)?;
+    state.notify_appended();
     state.held.wake(&template.topic, template.queue_id);
     state.stats.add_put(r.summary.message_count as u64);
     let ids: Vec<String> =
