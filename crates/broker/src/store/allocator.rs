@@ -1,0 +1,208 @@
+//! Creates the next commit-log file ahead of need, on its own thread, and faults all of its
+//! pages in, so that an append crossing into a new file never waits for file creation or pays a
+//! page fault per 4 KiB (fresh mapped pages take writes at ~0.75 GB/s here, touched ones at
+//! ~4.4 GB/s).
+//!
+//! Invariants: at most one file is being prepared; a writer asking for the file being prepared
+//! waits for it instead of creating it a second time; a prepared file that is never used is
+//! deleted (at stop, or when a different start is taken), and one left by a crash is an empty
+//! segment after the log's end, which recovery drops.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+
+use super::error::{Result, StoreError};
+use super::mapped_file::MappedFile;
+
+#[derive(Default)]
+struct State {
+    /// Start of the file wanted next.
+    want: Option<u64>,
+    /// The file being prepared, while the thread works on it.
+    preparing: Option<u64>,
+    ready: Option<Result<Arc<MappedFile>>>,
+    stop: bool,
+}
+
+struct Shared {
+    dir: PathBuf,
+    file_size: u64,
+    touch: bool,
+    state: Mutex<State>,
+    changed: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The allocation thread and its hand-over slot.
+pub struct Allocator {
+    shared: Arc<Shared>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Allocator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Allocator")
+            .field("dir", &self.shared.dir)
+            .finish()
+    }
+}
+
+impl Allocator {
+    /// Starts the thread; `touch` faults the pages of each prepared file in.
+    pub fn start(dir: &Path, file_size: u64, touch: bool) -> Result<Allocator> {
+        let shared = Arc::new(Shared {
+            dir: dir.to_path_buf(),
+            file_size,
+            touch,
+            state: Mutex::new(State::default()),
+            changed: Condvar::new(),
+        });
+        let worker = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("store-allocator".into())
+            .spawn(move || run(&worker))
+            .map_err(|e| StoreError::io(dir, e))?;
+        Ok(Allocator {
+            shared,
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// Asks for the file starting at `start` to be prepared.
+    pub fn request(&self, start: u64) {
+        let mut st = self.shared.lock();
+        if st.stop || st.want == Some(start) {
+            return;
+        }
+        st.want = Some(start);
+        self.shared.changed.notify_all();
+    }
+
+    /// The file starting at `start`: the prepared one (waiting if it is still being prepared),
+    /// or a fresh untouched one created here when nothing was prepared for it.
+    pub fn take(&self, start: u64) -> Result<Arc<MappedFile>> {
+        let mut st = self.shared.lock();
+        loop {
+            if let Some(ready) = st.ready.take() {
+                match ready {
+                    Ok(f) if f.start() == start => {
+                        st.want = None;
+                        return Ok(f);
+                    }
+                    // Prepared for a start the log no longer wants (a slave moved its start).
+                    Ok(other) => other.delete_on_drop(),
+                    Err(e) if st.want == Some(start) => {
+                        st.want = None;
+                        return Err(e);
+                    }
+                    Err(_) => {}
+                }
+            }
+            let in_progress = st.preparing == Some(start) || (st.want == Some(start) && !st.stop);
+            if !in_progress {
+                break;
+            }
+            st = self.shared.changed.wait(st).unwrap_or_else(|p| p.into_inner());
+        }
+        drop(st);
+        Ok(Arc::new(MappedFile::create(
+            &self.shared.dir,
+            start,
+            self.shared.file_size,
+        )?))
+    }
+
+    /// Stops the thread (idempotent).
+    pub fn stop(&self) {
+        {
+            let mut st = self.shared.lock();
+            st.stop = true;
+            self.shared.changed.notify_all();
+        }
+        let handle = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
+        // An unused prepared file is removed so the directory holds only the log's files.
+        if let Some(Ok(f)) = self.shared.lock().ready.take() {
+            f.delete_on_drop();
+        }
+    }
+}
+
+impl Drop for Allocator {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn run(shared: &Shared) {
+    loop {
+        let start = {
+            let mut st = shared.lock();
+            loop {
+                if st.stop {
+                    return;
+                }
+                // An error waits in the slot for `take` so a failing disk is not retried in a loop.
+                let done = match &st.ready {
+                    Some(Ok(f)) => Some(f.start()) == st.want,
+                    Some(Err(_)) => true,
+                    None => false,
+                };
+                match st.want {
+                    Some(w) if !done => break w,
+                    _ => st = shared.changed.wait(st).unwrap_or_else(|p| p.into_inner()),
+                }
+            }
+        };
+        {
+            let mut st = shared.lock();
+            st.preparing = Some(start);
+        }
+        let path = shared.dir.join(super::mapped_file::file_name(start));
+        let result = if path.exists() {
+            // Left by an earlier run (recovery keeps an empty next file); reuse it.
+            MappedFile::open(&path, start, shared.file_size)
+        } else {
+            MappedFile::create(&shared.dir, start, shared.file_size)
+        };
+        let result = result.map(|f| {
+            if shared.touch {
+                f.touch_pages();
+            }
+            Arc::new(f)
+        });
+        let mut st = shared.lock();
+        st.preparing = None;
+        if let Err(e) = &result {
+            tracing::warn!(error = %e, "could not preallocate the next commit-log file");
+        }
+        st.ready = Some(result);
+        shared.changed.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prepares_hands_over_and_falls_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = Allocator::start(dir.path(), 4096, true).unwrap();
+        a.request(4096);
+        assert_eq!(a.take(4096).unwrap().start(), 4096);
+        // Nothing requested for 8192: created on the spot.
+        assert_eq!(a.take(8192).unwrap().start(), 8192);
+        a.request(12288);
+        a.stop();
+        assert!(a.take(16384).is_ok());
+    }
+}

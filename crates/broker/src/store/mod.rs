@@ -1,0 +1,279 @@
+//! The message store: commit log, consume queues, flushing, checkpoint, recovery and retention,
+//! as synchronous code with its own threads and no async runtime.
+//!
+//! ```text
+//! <root>/lock                       flock held while open (a second process is refused)
+//! <root>/abort                      exists while open; found at start => the last run crashed
+//! <root>/checkpoint                 how far commit log and consume queues are durable
+//! <root>/commitlog/<20-digit start> records back to back, fillers at file ends
+//! <root>/consumequeue/<topic>/<queueId>/<20-digit start>  20-byte entries
+//! ```
+//!
+//! # Durability contract
+//!
+//! * [`MessageStore::append`] returns once the record is copied into the mapped commit log and
+//!   its consume-queue entry written: from then on readers see it, and it survives the death of
+//!   the process (the page cache is the kernel's), but not a power loss.
+//! * It survives a power loss once [`MessageStore::flushed_offset`] passes its end
+//!   ([`AppendResult::next_offset`]). With `SYNC_FLUSH` the caller waits for that with
+//!   [`MessageStore::wait_flushed`] (blocking; run it on a blocking thread) or
+//!   [`MessageStore::on_flushed`] (callback from the flush thread); concurrent waiters share one
+//!   `fdatasync` (group commit). A wait longer than `sync_flush_timeout` ends in
+//!   [`StoreError::FlushTimeout`], which the broker answers with FLUSH_DISK_TIMEOUT: the record
+//!   is stored and will be flushed later. With `ASYNC_FLUSH` a background flush runs every
+//!   `flush_interval`, so a power loss loses at most that much.
+//! * Order on disk: record bytes are synced before the checkpoint that covers them is written;
+//!   consume queues are synced before the checkpoint records their progress; new files are
+//!   created under a temporary name, sized and renamed, and their directory synced.
+//! * After a crash, recovery scans the commit log from the last checkpoint (at least the whole
+//!   last file), checks each record's layout, body CRC and position, cuts at the first bad one
+//!   and zeroes what follows; consume queues lose entries pointing past the cut and regain
+//!   missing ones by replaying the scanned records. Every record that was flushed (in
+//!   particular every acknowledged `SYNC_FLUSH` record) is kept, byte for byte. The body CRC
+//!   does not cover header fields, so a flipped bit there is caught only where it breaks the
+//!   layout or the position check (the wire format has no header checksum).
+//! * A slave appends the master's raw bytes with [`MessageStore::append_raw_at`] and dispatches
+//!   them exactly like its own, so its commit log is byte-identical (same file size required).
+
+mod allocator;
+mod append;
+pub mod checkpoint;
+pub mod commit_log;
+pub mod config;
+pub mod consume_queue;
+pub mod dispatch;
+pub mod error;
+pub mod file_queue;
+pub mod flush;
+pub mod lock;
+pub mod mapped_file;
+pub mod queues;
+mod read;
+pub mod recovery;
+pub mod retention;
+
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime};
+
+pub use append::{AppendResult, BatchAppendResult};
+pub use config::{FlushDiskType, StoreConfig};
+pub use error::StoreError;
+pub use flush::FlushCallback;
+pub use read::{GetResult, GetStatus, BATCH_MAX_BYTES, BATCH_MAX_MESSAGES, CQ_SCAN_MIN_BYTES};
+pub use recovery::{RecoveryMode, RecoveryReport};
+pub use retention::RetentionReport;
+
+use checkpoint::CheckpointFile;
+use commit_log::{CommitLog, WriteState};
+use error::Result;
+use flush::GroupCommit;
+use lock::StoreLock;
+use queues::QueueTable;
+
+/// Counters for the broker's stats.
+#[derive(Debug, Default)]
+pub struct StoreStats {
+    /// Messages appended since open.
+    pub messages_put: AtomicU64,
+    /// Record bytes appended since open.
+    pub bytes_put: AtomicU64,
+    /// Sync-flush waits that timed out.
+    pub flush_timeouts: AtomicU64,
+}
+
+/// State shared with the store's threads.
+#[derive(Debug)]
+pub(crate) struct Inner {
+    config: StoreConfig,
+    commit_log: CommitLog,
+    queues: QueueTable,
+    /// The put lock: held for the copy into the mapping and the consume-queue write, never
+    /// across a sync.
+    put: Mutex<WriteState>,
+    /// Commit-log offset below which every record has its consume-queue entry.
+    dispatched: AtomicU64,
+    group_commit: GroupCommit,
+    checkpoint: Mutex<CheckpointFile>,
+    last_store_timestamp: AtomicI64,
+    flushed_timestamp: AtomicI64,
+    stats: StoreStats,
+    /// Disk usage above `disk_full_ratio` at the last check.
+    disk_full: AtomicBool,
+    disk_used_ratio_bits: AtomicU64,
+    running: AtomicBool,
+    /// Sleeps of the retention thread; notified on shutdown.
+    stop: (Mutex<bool>, Condvar),
+    recovery: RecoveryReport,
+    _lock: StoreLock,
+}
+
+impl Inner {
+    fn lock_put(&self) -> MutexGuard<'_, WriteState> {
+        self.put.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The message store. Open with [`MessageStore::open`]; dropping it shuts it down cleanly.
+#[derive(Debug)]
+pub struct MessageStore {
+    inner: Arc<Inner>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl MessageStore {
+    /// Takes the lock, recovers, and starts the flush, retention and allocation threads.
+    pub fn open(config: StoreConfig) -> Result<Arc<MessageStore>> {
+        config.validate()?;
+        std::fs::create_dir_all(&config.root).map_err(|e| StoreError::io(&config.root, e))?;
+        let lock = StoreLock::acquire(&config.root)?;
+        let (ckpt_file, ckpt) = CheckpointFile::open(&config.root)?;
+        let clean = !checkpoint::was_aborted(&config.root) && ckpt.is_some();
+        let mut commit_log = CommitLog::load(&config.root, config.commit_log_file_size)?;
+        let queues = QueueTable::load(&config.root, config.consume_queue_entries_per_file, !clean)?;
+        let report = recovery::recover(&commit_log, &queues, ckpt, clean)?;
+        checkpoint::create_abort(&config.root)?;
+        let write_state = commit_log.set_recovered_end(report.end);
+        if config.preallocate {
+            commit_log.start_allocator(true)?;
+            commit_log.request_next(report.end);
+        }
+        let inner = Arc::new(Inner {
+            commit_log,
+            queues,
+            put: Mutex::new(write_state),
+            dispatched: AtomicU64::new(report.end),
+            // Recovery only keeps bytes it read back from the files, and a clean shutdown
+            // synced them; after a crash, the kept tail may still be in the page cache only.
+            group_commit: GroupCommit::new(if clean { report.end } else { report.scanned_from }),
+            checkpoint: Mutex::new(ckpt_file),
+            last_store_timestamp: AtomicI64::new(report.last_store_timestamp),
+            flushed_timestamp: AtomicI64::new(ckpt.map_or(0, |c| c.physic_timestamp)),
+            stats: StoreStats::default(),
+            disk_full: AtomicBool::new(false),
+            disk_used_ratio_bits: AtomicU64::new(0),
+            running: AtomicBool::new(true),
+            stop: (Mutex::new(false), Condvar::new()),
+            recovery: report,
+            _lock: lock,
+            config,
+        });
+        retention::refresh_disk_status(&inner);
+        let store = Arc::new(MessageStore {
+            inner: inner.clone(),
+            threads: Mutex::new(Vec::new()),
+        });
+        store.spawn("store-flusher", flush::run)?;
+        store.spawn("store-retention", retention::run)?;
+        Ok(store)
+    }
+
+    fn spawn(&self, name: &str, f: fn(&Inner)) -> Result<()> {
+        let inner = self.inner.clone();
+        let handle = std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || f(&inner))
+            .map_err(|e| StoreError::io(&self.inner.config.root, e))?;
+        self.threads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(handle);
+        Ok(())
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &StoreConfig {
+        &self.inner.config
+    }
+
+    /// What recovery found at open.
+    pub fn recovery_report(&self) -> &RecoveryReport {
+        &self.inner.recovery
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> &StoreStats {
+        &self.inner.stats
+    }
+
+    /// Whether appends are accepted (open, and the disk not full at the last check).
+    pub fn is_writable(&self) -> bool {
+        self.inner.running.load(Ordering::Acquire) && !self.inner.disk_full.load(Ordering::Acquire)
+    }
+
+    /// Disk usage ratio of the store's file system at the last check.
+    pub fn disk_used_ratio(&self) -> f64 {
+        f64::from_bits(self.inner.disk_used_ratio_bits.load(Ordering::Acquire))
+    }
+
+    /// Commit-log bytes below this are on disk.
+    pub fn flushed_offset(&self) -> u64 {
+        self.inner.group_commit.flushed()
+    }
+
+    /// Blocks until the commit log is flushed up to `offset` (normally
+    /// [`AppendResult::next_offset`]), asking for a flush now. Fails with
+    /// [`StoreError::FlushTimeout`] after `timeout` (the record stays stored).
+    pub fn wait_flushed(&self, offset: u64, timeout: Duration) -> Result<()> {
+        let r = self.inner.group_commit.wait(offset, timeout);
+        if matches!(r, Err(StoreError::FlushTimeout)) {
+            self.inner.stats.flush_timeouts.fetch_add(1, Ordering::Relaxed);
+        }
+        r
+    }
+
+    /// Like [`Self::wait_flushed`] without blocking: `callback` runs on the flush thread once
+    /// the offset is flushed or the timeout passed. Keep it short (complete a oneshot).
+    pub fn on_flushed(&self, offset: u64, timeout: Duration, callback: FlushCallback) {
+        self.inner.group_commit.on_flushed(offset, timeout, callback)
+    }
+
+    /// Flushes the commit log now (blocking) and returns the flushed offset.
+    pub fn flush(&self) -> Result<u64> {
+        let end = self.max_physical_offset();
+        self.wait_flushed(end, self.inner.config.sync_flush_timeout)?;
+        Ok(self.flushed_offset())
+    }
+
+    /// Runs a retention pass as of `now` (the background thread calls this every
+    /// `clean_interval` with the wall clock).
+    pub fn clean_expired(&self, now: SystemTime) -> RetentionReport {
+        retention::clean(&self.inner, now)
+    }
+
+    /// Clean shutdown: stops the threads, flushes commit log and consume queues, writes the
+    /// checkpoint and removes the abort file. Idempotent; later appends fail with
+    /// [`StoreError::ShutDown`].
+    pub fn shutdown(&self) -> Result<()> {
+        let inner = &self.inner;
+        if !inner.running.swap(false, Ordering::AcqRel) {
+            return Ok(());
+        }
+        {
+            let mut stopped = inner.stop.0.lock().unwrap_or_else(|p| p.into_inner());
+            *stopped = true;
+            inner.stop.1.notify_all();
+        }
+        // Take the put lock so no append is mid-copy while the last flush runs.
+        let _put = inner.lock_put();
+        inner.commit_log.stop_allocator();
+        let result = flush::flush_commit_log(inner).and_then(|()| flush::flush_queues_and_checkpoint(inner));
+        inner.group_commit.stop();
+        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|p| p.into_inner()));
+        drop(_put);
+        for t in threads {
+            let _ = t.join();
+        }
+        result?;
+        checkpoint::remove_abort(&inner.config.root)
+    }
+}
+
+impl Drop for MessageStore {
+    fn drop(&mut self) {
+        if let Err(e) = self.shutdown() {
+            tracing::error!(error = %e, "message store shutdown failed; the next open recovers as after a crash");
+        }
+    }
+}
