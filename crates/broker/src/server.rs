@@ -192,6 +192,10 @@ impl Broker {
             idle_timeout: Some(state.config.channel_expired_timeout),
             ..ServerConfig::default()
         };
+        // HA (replication): binds the HA port before the first registration announces it.
+        crate::ha::replication::start(&state, cancel.clone(), &tasks)
+            .await
+            .map_err(|source| BrokerError::Bind { port: state.config.ha_port(), source })?;
         let handler = Arc::new(BrokerHandler::new(state.clone()));
         tasks.spawn(serve_task(listener, handler, server_cfg, cancel.clone()));
         let namesrv_clients = registration::clients_for(&state.config.namesrv_addrs);

@@ -34,10 +34,10 @@ impl MemLog {
 }
 
 impl ReplicaLog for MemLog {
-    fn max_offset(&self) -> u64 {
+    fn end_offset(&self) -> u64 {
         self.bytes.lock().unwrap().len() as u64
     }
-    fn min_offset(&self) -> u64 {
+    fn start_offset(&self) -> u64 {
         0
     }
     fn read(&self, from: u64, max_len: usize) -> Result<Bytes, LogError> {
@@ -118,13 +118,13 @@ async fn a_slave_copies_the_log_and_follows_appends() {
     let master = Master::start(MemLog::with(&pattern(10_500, 1))).await;
     let slave_log = Arc::new(MemLog::default());
     let (client, cancel, _t) = start_slave(slave_log.clone(), Some(master.addr()));
-    wait_until("initial copy", || slave_log.max_offset() == 10_500).await;
+    wait_until("initial copy", || slave_log.end_offset() == 10_500).await;
     for round in 0..20u8 {
         master.log.push(&pattern(777, round));
         master.service.notify_appended();
     }
-    let end = master.log.max_offset();
-    wait_until("follow appends", || slave_log.max_offset() == end).await;
+    let end = master.log.end_offset();
+    wait_until("follow appends", || slave_log.end_offset() == end).await;
     assert_eq!(slave_log.snapshot(), master.log.snapshot());
     wait_until("ack reaches the master", || master.service.status().acked_max == end).await;
     let status = master.service.status();
@@ -152,7 +152,7 @@ async fn sync_wait_needs_a_slave_ack() {
     wait_until("slave connected", || master.service.status().slaves.len() == 1).await;
     let end = master.log.push(b"another record");
     assert_eq!(master.service.wait_replicated(end).await, ReplicaStatus::Replicated);
-    assert!(slave_log.max_offset() >= end);
+    assert!(slave_log.end_offset() >= end);
 
     // A slave that stops reading acknowledges nothing more: the send times out.
     cancel.cancel();
@@ -240,7 +240,7 @@ async fn a_gap_stops_replication() {
     wait_until("stopped", || matches!(client.state(), SlaveState::Stopped(_))).await;
     let SlaveState::Stopped(reason) = client.state() else { unreachable!() };
     assert!(reason.contains("gap"), "{reason}");
-    assert_eq!(slave_log.max_offset(), 100);
+    assert_eq!(slave_log.end_offset(), 100);
 }
 
 #[tokio::test]
@@ -249,7 +249,7 @@ async fn the_slave_reconnects_and_resumes_from_its_own_offset() {
     let master = Master::start(log.clone()).await;
     let slave_log = Arc::new(MemLog::default());
     let (client, cancel, _t) = start_slave(slave_log.clone(), Some(master.addr()));
-    wait_until("first copy", || slave_log.max_offset() == 5000).await;
+    wait_until("first copy", || slave_log.end_offset() == 5000).await;
 
     // The master goes away; data keeps arriving in its log; it comes back elsewhere.
     master.stop().await;
@@ -257,7 +257,7 @@ async fn the_slave_reconnects_and_resumes_from_its_own_offset() {
     log.push(&pattern(3000, 7));
     let master = Master::start(log.clone()).await;
     client.set_master(Some(master.addr()));
-    wait_until("caught up", || slave_log.max_offset() == 8000).await;
+    wait_until("caught up", || slave_log.end_offset() == 8000).await;
     assert_eq!(slave_log.snapshot(), log.snapshot(), "nothing duplicated or missing");
 
     // A new client over the same slave log (a restarted slave) resumes too.
@@ -267,7 +267,7 @@ async fn the_slave_reconnects_and_resumes_from_its_own_offset() {
     assert_eq!(client2.state(), SlaveState::NoMaster);
     log.push(&pattern(100, 8));
     client2.set_master(Some(master.addr()));
-    wait_until("restart caught up", || slave_log.max_offset() == 8100).await;
+    wait_until("restart caught up", || slave_log.end_offset() == 8100).await;
     assert_eq!(slave_log.snapshot(), log.snapshot());
     master.stop().await;
 }

@@ -113,7 +113,7 @@ impl HaClient {
 
     /// The local commit log's max offset.
     pub fn local_offset(&self) -> u64 {
-        self.log.max_offset()
+        self.log.end_offset()
     }
 
     /// The highest master offset this slave has heard of.
@@ -173,7 +173,7 @@ async fn run(client: HaClient, config: HaConfig, cancel: CancellationToken) {
         match connected {
             Ok(Ok(stream)) => {
                 let _ = stream.set_nodelay(true);
-                info!(master = %addr, offset = client.log.max_offset(), "connected to the HA master");
+                info!(master = %addr, offset = client.log.end_offset(), "connected to the HA master");
                 client.shared.set_state(SlaveState::Connected(addr.clone()));
                 match session(&client, &config, stream, &mut master_rx, &cancel).await {
                     SessionEnd::Cancelled => {
@@ -187,7 +187,7 @@ async fn run(client: HaClient, config: HaConfig, cancel: CancellationToken) {
                     SessionEnd::Fatal(reason) => {
                         error!(
                             master = %addr,
-                            offset = client.log.max_offset(),
+                            offset = client.log.end_offset(),
                             "REPLICATION STOPPED: {reason}; this slave's commit log does not line up with \
                              its master's and is left as it is; it needs an operator"
                         );
@@ -195,7 +195,7 @@ async fn run(client: HaClient, config: HaConfig, cancel: CancellationToken) {
                         return;
                     }
                     SessionEnd::Broken { why, progressed } => {
-                        warn!(master = %addr, offset = client.log.max_offset(), "HA connection broken: {why}");
+                        warn!(master = %addr, offset = client.log.end_offset(), "HA connection broken: {why}");
                         if progressed {
                             backoff = config.reconnect_min;
                         }
@@ -253,7 +253,7 @@ async fn session(
     let broken = |why: String, progressed| SessionEnd::Broken { why, progressed };
     let (mut rd, mut wr) = stream.into_split();
     let mut dec = TransferDecoder::new(config.max_transfer_body);
-    let start = client.log.max_offset();
+    let start = client.log.end_offset();
     let mut reported = start;
     if let Err(e) = report(&mut wr, reported).await {
         return broken(format!("cannot send the first report: {e}"), false);
@@ -261,7 +261,7 @@ async fn session(
     let mut last_report = Instant::now();
     let mut last_read = Instant::now();
     loop {
-        let progressed = client.log.max_offset() > start;
+        let progressed = client.log.end_offset() > start;
         tokio::select! {
             _ = cancel.cancelled() => return SessionEnd::Cancelled,
             changed = master_rx.changed() => {
@@ -271,7 +271,7 @@ async fn session(
                 return SessionEnd::MasterChanged;
             }
             _ = tokio::time::sleep_until(last_report + config.heartbeat_interval) => {
-                reported = client.log.max_offset();
+                reported = client.log.end_offset();
                 if let Err(e) = report(&mut wr, reported).await {
                     return broken(format!("cannot report: {e}"), progressed);
                 }
@@ -297,7 +297,7 @@ async fn session(
                         return end;
                     }
                 }
-                let now_at = client.log.max_offset();
+                let now_at = client.log.end_offset();
                 if now_at != reported {
                     reported = now_at;
                     if let Err(e) = report(&mut wr, reported).await {
@@ -313,7 +313,7 @@ async fn session(
 /// Checks that a transfer lines up with the local log and appends it.
 async fn apply(client: &HaClient, t: Transfer) -> Result<(), SessionEnd> {
     let log = &client.log;
-    let local = log.max_offset();
+    let local = log.end_offset();
     let end = t.offset + t.body.len() as u64;
     client.shared.master_offset_seen.fetch_max(end, Ordering::Relaxed);
     let empty = local == 0;

@@ -84,7 +84,7 @@ async fn read_reports(
         let Some(reported) = dec.latest()? else {
             continue;
         };
-        let master_max = shared.log.max_offset();
+        let master_max = shared.log.end_offset();
         if reported > master_max {
             return Err(ConnError::SlaveAhead { reported, master_max });
         }
@@ -106,7 +106,7 @@ async fn write_transfers(
         return std::future::pending().await;
     };
     let log = shared.log.clone();
-    let mut next = if reported == 0 { log.min_offset() } else { reported };
+    let mut next = if reported == 0 { log.start_offset() } else { reported };
     let batch = shared.config.transfer_batch_size;
     let mut last_write = Instant::now();
     let mut out = BytesMut::with_capacity(HEADER_SIZE + batch);
@@ -114,9 +114,9 @@ async fn write_transfers(
         let notified = shared.new_data.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        let max = log.max_offset();
+        let max = log.end_offset();
         if next < max {
-            let min = log.min_offset();
+            let min = log.start_offset();
             if next < min {
                 return Err(ConnError::DataGone { wanted: next, min });
             }

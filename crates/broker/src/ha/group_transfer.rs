@@ -152,8 +152,9 @@ impl GroupTransfer {
         }
     }
 
-    /// Waits until a slave acknowledged `next_offset` (the end of the send's record).
-    pub async fn wait(&self, next_offset: u64) -> ReplicaStatus {
+    /// Waits until a slave acknowledged `next_offset` (the end of the send's record), at most
+    /// `timeout` (normally the table's slave timeout, [`Self::timeout`]).
+    pub async fn wait(&self, next_offset: u64, timeout: Duration) -> ReplicaStatus {
         let (key, rx) = {
             let mut s = self.lock();
             if !slave_ok(s.slaves, next_offset, s.acked, self.fall_behind_max) {
@@ -165,7 +166,7 @@ impl GroupTransfer {
             let (tx, rx) = oneshot::channel();
             (s.waiters.insert(next_offset, tx), rx)
         };
-        match tokio::time::timeout(self.timeout, rx).await {
+        match tokio::time::timeout(timeout, rx).await {
             Ok(_) => ReplicaStatus::Replicated,
             Err(_) => {
                 let mut s = self.lock();
@@ -177,6 +178,11 @@ impl GroupTransfer {
                 }
             }
         }
+    }
+
+    /// The slave timeout this table was made with.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// Sends still waiting (for runtime info and tests).
@@ -218,7 +224,7 @@ mod tests {
     #[tokio::test]
     async fn no_slave_means_slave_not_available() {
         let g = GroupTransfer::new(1 << 28, Duration::from_secs(3));
-        assert_eq!(g.wait(100).await, ReplicaStatus::SlaveNotAvailable);
+        assert_eq!(g.wait(100, g.timeout()).await, ReplicaStatus::SlaveNotAvailable);
     }
 
     #[tokio::test]
@@ -226,8 +232,8 @@ mod tests {
         let g = GroupTransfer::new(1000, Duration::from_secs(3));
         g.slave_connected();
         g.on_ack(10);
-        assert_eq!(g.wait(1010).await, ReplicaStatus::SlaveNotAvailable);
-        assert_eq!(g.wait(10).await, ReplicaStatus::Replicated);
+        assert_eq!(g.wait(1010, g.timeout()).await, ReplicaStatus::SlaveNotAvailable);
+        assert_eq!(g.wait(10, g.timeout()).await, ReplicaStatus::Replicated);
     }
 
     #[tokio::test(start_paused = true)]
@@ -236,11 +242,11 @@ mod tests {
         g.slave_connected();
         let low = tokio::spawn({
             let g = g.clone();
-            async move { g.wait(100).await }
+            async move { g.wait(100, g.timeout()).await }
         });
         let high = tokio::spawn({
             let g = g.clone();
-            async move { g.wait(200).await }
+            async move { g.wait(200, g.timeout()).await }
         });
         while g.pending() < 2 {
             tokio::task::yield_now().await;
@@ -259,7 +265,7 @@ mod tests {
         let g = Arc::new(GroupTransfer::new(1 << 28, Duration::from_secs(3)));
         g.slave_connected();
         let start = tokio::time::Instant::now();
-        let status = g.wait(1).await;
+        let status = g.wait(1, g.timeout()).await;
         assert_eq!(status, ReplicaStatus::Timeout);
         assert_eq!(start.elapsed(), Duration::from_secs(3));
         g.slave_disconnected();

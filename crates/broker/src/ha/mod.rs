@@ -38,6 +38,7 @@ pub mod connection;
 pub mod group_transfer;
 pub mod protocol;
 pub mod read_advice;
+pub mod replication;
 pub mod service;
 
 
@@ -49,14 +50,15 @@ use crate::store::{MessageStore, StoreError};
 
 pub use client::{HaClient, SlaveState};
 pub use group_transfer::{GroupTransfer, ReplicaStatus};
+pub use replication::Replication;
 pub use service::{HaService, MasterStatus, SlaveStatus};
 
 impl ReplicaLog for MessageStore {
-    fn max_offset(&self) -> u64 {
+    fn end_offset(&self) -> u64 {
         self.max_physical_offset()
     }
 
-    fn min_offset(&self) -> u64 {
+    fn start_offset(&self) -> u64 {
         self.commit_log_min_offset()
     }
 
@@ -99,9 +101,9 @@ pub enum LogError {
 /// `spawn_blocking`.
 pub trait ReplicaLog: Send + Sync + 'static {
     /// The offset of the next byte to be written (the commit log's max physical offset).
-    fn max_offset(&self) -> u64;
+    fn end_offset(&self) -> u64;
     /// The oldest byte still retained.
-    fn min_offset(&self) -> u64;
+    fn start_offset(&self) -> u64;
     /// Up to `max_len` bytes starting at `from`, fewer at the end of a file or of the log; empty
     /// when `from` is at the end.
     fn read(&self, from: u64, max_len: usize) -> Result<Bytes, LogError>;

@@ -132,8 +132,13 @@ impl HaService {
     /// The SYNC_MASTER wait: returns when a slave acknowledged `next_offset` (the end of the
     /// send's record), after the slave timeout, or at once when no slave can take it.
     pub async fn wait_replicated(&self, next_offset: u64) -> ReplicaStatus {
+        self.wait_replicated_within(next_offset, self.shared.config.slave_timeout).await
+    }
+
+    /// [`Self::wait_replicated`] with an explicit timeout.
+    pub async fn wait_replicated_within(&self, next_offset: u64, timeout: std::time::Duration) -> ReplicaStatus {
         self.notify_appended();
-        self.shared.group.wait(next_offset).await
+        self.shared.group.wait(next_offset, timeout).await
     }
 
     /// Whether a slave is connected and close enough for synchronous sends.
@@ -141,7 +146,7 @@ impl HaService {
         let g = &self.shared.group;
         super::group_transfer::slave_ok(
             g.slaves(),
-            self.shared.log.max_offset(),
+            self.shared.log.end_offset(),
             g.acked(),
             self.shared.config.slave_fall_behind_max,
         )
@@ -149,7 +154,7 @@ impl HaService {
 
     /// Replication progress: master offset and every slave's acknowledged offset and lag.
     pub fn status(&self) -> MasterStatus {
-        let master_offset = self.shared.log.max_offset();
+        let master_offset = self.shared.log.end_offset();
         let slaves = self
             .shared
             .table()

@@ -256,5 +256,7 @@ fn runtime_info(state: &BrokerState) -> KvTable {
         ("heldPulls", state.held.held().to_string()),
     ];
     kv.sort_by(|a, b| a.0.cmp(b.0));
-    kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+    // HA (replication): master offset, each slave's acked offset and lag / the slave's progress.
+    let ha = state.replication.get().map(|r| r.runtime_info()).unwrap_or_default();
+    kv.into_iter().map(|(k, v)| (k.to_string(), v)).chain(ha).collect()
 }

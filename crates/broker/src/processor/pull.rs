@@ -233,6 +233,9 @@ fn read(state: &BrokerState, req: &RemotingCommand, h: &PullMessageRequestHeader
         (code, next)
     };
     let mut reply = pull_reply(req, code, r.status.name(), next, min, max);
+    // HA (slaveReadEnable): a master whose consumer reads cold data suggests the slave.
+    let suggest = crate::ha::replication::suggest_broker_id(state, &h.consumer_group, &r);
+    reply = reply.with_ext("suggestWhichBrokerId", suggest);
     if code == ResponseCode::SUCCESS {
         state.stats.add_get(r.messages.len() as u64);
         reply.body = concat(r.messages);

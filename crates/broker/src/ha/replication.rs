@@ -1,0 +1,135 @@
+//! Replication inside a running broker: [`start`] runs the [`HaService`] on a master (and
+//! installs it as the send path's [`ReplicaWaiter`]) or the [`HaClient`] on a slave (following
+//! the master address the nameserver registration or `haMasterAddress` publishes on
+//! [`BrokerState::master`]); [`Replication`] is what the broker keeps of it, for
+//! GET_BROKER_RUNTIME_INFO. [`suggest_broker_id`] is the pull reply's slave-read advice.
+//!
+//! The slave's metadata copy (topic configs, consumer offsets) is [`crate::slave_sync`].
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use bytes::Buf;
+use rmq_remoting::message::record::PHYSICAL_OFFSET_POS;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::info;
+
+use super::read_advice::{in_memory_bytes, pulling_cold_data, total_memory, DEFAULT_IN_MEMORY_RATIO_PERCENT};
+use super::{HaClient, HaConfig, HaService, ReplicaStatus};
+use crate::config::{BrokerConfig, BrokerRole};
+use crate::state::{BrokerState, ReplicaFuture, ReplicaOutcome, ReplicaWaiter};
+use crate::store::GetResult;
+
+/// The replication side a broker runs.
+#[derive(Clone)]
+pub enum Replication {
+    /// A master's service (ASYNC_MASTER or SYNC_MASTER).
+    Master(HaService),
+    /// A slave's client.
+    Slave(HaClient),
+}
+
+impl Replication {
+    /// Replication keys for GET_BROKER_RUNTIME_INFO (see [`HaService::runtime_info`] and
+    /// [`HaClient::runtime_info`]).
+    pub fn runtime_info(&self) -> Vec<(String, String)> {
+        match self {
+            Replication::Master(s) => s.runtime_info(),
+            Replication::Slave(c) => c.runtime_info(),
+        }
+    }
+}
+
+/// The replication settings of a broker config.
+pub fn ha_config(config: &BrokerConfig) -> HaConfig {
+    HaConfig {
+        slave_timeout: config.slave_timeout,
+        ..HaConfig::default()
+    }
+}
+
+impl ReplicaWaiter for HaService {
+    fn wait_for_slave(&self, offset: u64, timeout: Duration) -> ReplicaFuture<'_> {
+        Box::pin(async move {
+            match self.wait_replicated_within(offset, timeout).await {
+                ReplicaStatus::Replicated => ReplicaOutcome::Acked,
+                ReplicaStatus::Timeout => ReplicaOutcome::Timeout,
+                ReplicaStatus::SlaveNotAvailable => ReplicaOutcome::SlaveNotAvailable,
+            }
+        })
+    }
+
+    fn notify_appended(&self) {
+        HaService::notify_appended(self);
+    }
+}
+
+/// Starts the broker's replication side: binds the HA port on a master (recording the bound
+/// port in `state.ha_port` before any registration), or starts the client on a slave.
+pub async fn start(
+    state: &Arc<BrokerState>,
+    cancel: CancellationToken,
+    tasks: &TaskTracker,
+) -> std::io::Result<Replication> {
+    let config = ha_config(&state.config);
+    if state.config.broker_role == BrokerRole::Slave {
+        let initial = state.master.borrow().as_ref().map(|m| m.ha_addr.clone());
+        let client = HaClient::start(state.store.clone(), config, initial, cancel.clone(), tasks);
+        tasks.spawn(follow_master(state.clone(), client.clone(), cancel));
+        let _ = state.replication.set(Replication::Slave(client.clone()));
+        return Ok(Replication::Slave(client));
+    }
+    let listener = TcpListener::bind(("0.0.0.0", state.config.ha_port())).await?;
+    let _ = state.ha_port.set(listener.local_addr()?.port());
+    let service = HaService::start(listener, state.store.clone(), config, cancel, tasks)?;
+    state.set_replica_waiter(Arc::new(service.clone()));
+    let _ = state.replication.set(Replication::Master(service.clone()));
+    info!(ha_addr = %state.ha_server_addr(), role = state.config.broker_role.name(), "replication master ready");
+    Ok(Replication::Master(service))
+}
+
+/// Hands every master address the registration learns to the client.
+async fn follow_master(state: Arc<BrokerState>, client: HaClient, cancel: CancellationToken) {
+    let mut rx = state.master.subscribe();
+    loop {
+        let ha = rx.borrow_and_update().as_ref().map(|m| m.ha_addr.clone());
+        if ha.is_some() {
+            client.set_master(ha);
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            changed = rx.changed() => if changed.is_err() { return },
+        }
+    }
+}
+
+/// Bytes of commit log counted as still in memory (40 % of physical memory, read once).
+fn in_memory_limit() -> u64 {
+    static LIMIT: OnceLock<u64> = OnceLock::new();
+    *LIMIT.get_or_init(|| {
+        let total = total_memory().unwrap_or(8 << 30);
+        in_memory_bytes(total, DEFAULT_IN_MEMORY_RATIO_PERCENT)
+    })
+}
+
+/// `suggestWhichBrokerId` for a pull reply on this broker: with `slaveReadEnable`, a master
+/// whose pull read cold data suggests the group's `whichBrokerWhenConsumeSlowly` (1); else 0.
+pub fn suggest_broker_id(state: &BrokerState, group: &str, result: &GetResult) -> i64 {
+    if !state.config.slave_read_enable || state.is_slave() {
+        return 0;
+    }
+    let last_phys = result
+        .messages
+        .last()
+        .filter(|m| m.len() >= PHYSICAL_OFFSET_POS + 8)
+        .map(|m| (&m[PHYSICAL_OFFSET_POS..]).get_i64().max(0) as u64);
+    let cold = last_phys
+        .is_some_and(|p| pulling_cold_data(state.store.max_physical_offset(), p, in_memory_limit()));
+    let (when_slow, own) = state
+        .groups
+        .get(group)
+        .map_or((1, 0), |g| (g.which_broker_when_consume_slowly, g.broker_id));
+    super::read_advice::suggest_broker_id(true, cold, when_slow, own)
+}
