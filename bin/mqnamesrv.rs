@@ -5,6 +5,7 @@
 //! `mqnamesrv -p` does. SIGTERM or SIGINT stops it cleanly.
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use clap::Parser;
@@ -40,8 +41,19 @@ struct Args {
     print_config: bool,
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     let args = Args::parse();
+    match run_main(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One readable line (the cause chain), not a backtrace: these are operator errors.
+            eprintln!("mqnamesrv: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_main(args: &Args) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -49,7 +61,7 @@ fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let config = effective_config(&args)?;
+    let config = effective_config(args)?;
     if args.print_config {
         print!("{}", config.to_properties_text());
         return Ok(());
