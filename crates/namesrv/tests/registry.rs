@@ -313,3 +313,36 @@ async fn unknown_codes_get_not_supported() {
     assert_eq!(client.invoke(&ns.addr, broker_code, RPC).await.unwrap().code, 3);
     assert!(EmptyHeader.to_ext_fields().is_empty());
 }
+
+#[tokio::test]
+async fn cpp_style_and_binary_header_requests_are_answered() {
+    let ns = start_namesrv(|_| {}).await;
+    let a = FakeBroker::new("broker-a", 0, "127.0.0.1:20911", &[("TBW102", 8)]);
+    a.register(&ns.addr).await;
+    // As in cpp210-namesrv.log: CPP language, version 333, remark "", extra signature fields.
+    let cpp = RemotingClient::new(rmq_remoting::net::ClientConfig {
+        language: rmq_remoting::LanguageCode::CPP,
+        ..Default::default()
+    });
+    let mut req = RemotingCommand::request(RequestCode::GET_ROUTEINFO_BY_TOPIC)
+        .with_ext("AccessKey", "")
+        .with_ext("OnsChannel", "ALIYUN")
+        .with_ext("Signature", "YNnBvBklweAp6VG4DK3bGQdOW6U=")
+        .with_ext("topic", "TBW102")
+        .with_remark("");
+    req.version = 333;
+    let reply = cpp.invoke(&ns.addr, req, RPC).await.unwrap();
+    assert!(reply.is_success());
+    assert_eq!(reply.language, rmq_remoting::LanguageCode::JAVA);
+    let text = std::str::from_utf8(&reply.body).unwrap();
+    assert!(text.contains(r#"{"0":"127.0.0.1:20911"}"#), "{text}");
+
+    let binary = RemotingClient::new(rmq_remoting::net::ClientConfig {
+        serialize_type: rmq_remoting::SerializeType::RocketMq,
+        ..Default::default()
+    });
+    let r = route(&binary, &ns.addr, "TBW102")
+        .await
+        .expect("route over the binary header");
+    assert_eq!(r.queue_datas[0].read_queue_nums, 8);
+}
