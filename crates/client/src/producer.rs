@@ -135,6 +135,8 @@ pub struct SendResult {
     pub queue: MessageQueue,
     /// Its offset in the queue (the first message's for a batch).
     pub queue_offset: i64,
+    /// Attempts it took (1 when the first broker stored it).
+    pub attempts: u32,
 }
 
 /// One encoded send: a message or a batch, ready for any queue.
@@ -447,7 +449,8 @@ impl Producer {
             last_broker = Some(mq.broker_name.clone());
             let started = Instant::now();
             match self.send_once(&out, &mq, remaining).await {
-                Ok(result) => {
+                Ok(mut result) => {
+                    result.attempts = attempt + 1;
                     self.update_fault(&mq.broker_name, started.elapsed(), false);
                     let retry_not_ok =
                         self.inner.config.retry_another_broker_when_not_store_ok && attempt + 1 < attempts;
@@ -525,6 +528,7 @@ impl Producer {
             offset_msg_id: header.msg_id,
             queue: MessageQueue::new(&mq.topic, &mq.broker_name, header.queue_id),
             queue_offset: header.queue_offset,
+            attempts: 1,
         })
     }
 }
