@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Broker benchmark: builds release binaries, starts a nameserver and one master broker in a temp
+# dir, and runs rmq-bench against it, first with ASYNC_FLUSH, then with SYNC_FLUSH.
+#
+#   scripts/bench.sh                 10 s per run
+#   DURATION=30s scripts/bench.sh
+#
+# Prints, per flush mode: sends/s with 64 in flight, sends/s with 1 in flight, and the raw
+# loopback round-trip rate (rmq-bench rtt) that the one-in-flight figure is compared to.
+# Targets from the broker issue: >= 150,000/s ASYNC_FLUSH and >= 55,000/s SYNC_FLUSH at 64 in
+# flight; one in flight >= 70% of the raw loopback rate.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${DURATION:-10s}
+SIZE=${SIZE:-1024}
+NS_PORT=${NS_PORT:-39876}
+BROKER_PORT=${BROKER_PORT:-30911}
+
+echo "==== building release binaries"
+cargo build --release -p minirmq --bins
+BIN=${CARGO_TARGET_DIR:-target}/release
+
+work=$(mktemp -d -t rmq-bench-XXXXXX)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+for p in "$NS_PORT" "$BROKER_PORT" $((BROKER_PORT + 1)); do
+    if port_busy "$p"; then echo "port $p is in use; set NS_PORT / BROKER_PORT" >&2; exit 1; fi
+done
+
+wait_for() { # what, command...
+    local what=$1; shift
+    for _ in $(seq 1 200); do
+        if "$@" >/dev/null 2>&1; then return 0; fi
+        sleep 0.1
+    done
+    echo "timed out waiting for $what" >&2
+    return 1
+}
+
+"$BIN/mqnamesrv" --listen-port "$NS_PORT" --home "$work/namesrv" >"$work/namesrv.log" 2>&1 &
+pids+=($!)
+wait_for "nameserver" port_busy "$NS_PORT"
+NS="127.0.0.1:$NS_PORT"
+
+results=()
+run_mode() { # flush
+    local flush=$1 dir="$work/broker-$1"
+    mkdir -p "$dir"
+    cat >"$dir/broker.conf" <<CONF
+brokerClusterName=BenchCluster
+brokerName=bench-broker
+brokerId=0
+namesrvAddr=$NS
+listenPort=$BROKER_PORT
+brokerIP1=127.0.0.1
+brokerRole=ASYNC_MASTER
+flushDiskType=$flush
+storePathRootDir=$dir/store
+CONF
+    "$BIN/mqbroker" -c "$dir/broker.conf" >"$dir/broker.log" 2>&1 &
+    local bpid=$!
+    pids+=("$bpid")
+    wait_for "broker ($flush)" port_busy "$BROKER_PORT"
+    local addr="127.0.0.1:$BROKER_PORT"
+    echo "==== $flush: 64 in flight, $DURATION"
+    local r64 r1
+    r64=$("$BIN/rmq-bench" send --broker "$addr" --topic "Bench$flush" --size "$SIZE" --in-flight 64 \
+        --duration "$DURATION" | tee /dev/stderr | grep '^RESULT')
+    echo "==== $flush: 1 in flight, $DURATION"
+    r1=$("$BIN/rmq-bench" send --broker "$addr" --topic "Bench$flush" --size "$SIZE" --in-flight 1 \
+        --duration "$DURATION" | tee /dev/stderr | grep '^RESULT')
+    kill "$bpid"
+    wait "$bpid" 2>/dev/null || true
+    results+=("$flush 64 $(sed -n 's/.* tps=\([0-9]*\).* p99_us=\([0-9]*\).*/\1 \2/p' <<<"$r64")")
+    results+=("$flush 1 $(sed -n 's/.* tps=\([0-9]*\).* p99_us=\([0-9]*\).*/\1 \2/p' <<<"$r1")")
+}
+
+echo "==== raw loopback round trips (one in flight, $SIZE bytes)"
+rtt=$("$BIN/rmq-bench" rtt --size "$SIZE" --duration "$DURATION" | tee /dev/stderr | grep '^RESULT' \
+    | sed -n 's/.* tps=\([0-9]*\).*/\1/p')
+
+run_mode ASYNC_FLUSH
+run_mode SYNC_FLUSH
+
+echo
+echo "==== summary ($SIZE-byte messages, $DURATION per run, $(nproc) cores)"
+printf '%-12s %-10s %12s %10s\n' flush in-flight "msgs/s" "p99 us"
+for r in "${results[@]}"; do
+    # shellcheck disable=SC2086
+    printf '%-12s %-10s %12s %10s\n' $r
+done
+printf '%-23s %12s\n' "raw loopback rtt/s" "$rtt"
+for r in "${results[@]}"; do
+    set -- $r
+    if [ "$2" = 1 ] && [ -n "$rtt" ] && [ "$rtt" -gt 0 ]; then
+        echo "$1 one-in-flight = $(( $3 * 100 / rtt ))% of raw loopback"
+    fi
+done
