@@ -34,7 +34,12 @@ struct Args {
     #[arg(short = 'c', long = "config-file", alias = "configFile", value_name = "FILE")]
     config_file: Option<PathBuf>,
     /// Nameserver addresses `host:port[;host:port]`; overrides `namesrvAddr` from the file.
-    #[arg(short = 'n', long = "namesrv-addr", alias = "namesrvAddr", value_name = "ADDRS")]
+    #[arg(
+        short = 'n',
+        long = "namesrv-addr",
+        alias = "namesrvAddr",
+        value_name = "ADDRS"
+    )]
     namesrv_addr: Option<String>,
     /// Print the effective configuration and exit.
     #[arg(short = 'p', long)]

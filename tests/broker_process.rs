@@ -46,7 +46,12 @@ fn pull_all(addr: &str, topic: &str, queue_id: i32) -> Vec<MessageRecord> {
             expression_type: Some("TAG".into()),
             ..Default::default()
         };
-        let r = request(addr, RemotingCommand::request_with(RequestCode::PULL_MESSAGE, &h), T).expect("pull");
+        let r = request(
+            addr,
+            RemotingCommand::request_with(RequestCode::PULL_MESSAGE, &h),
+            T,
+        )
+        .expect("pull");
         if r.code != 0 {
             return out;
         }
@@ -62,19 +67,37 @@ fn commit(addr: &str, group: &str, topic: &str, q: i32, offset: i64) {
         commit_offset: offset,
         bname: None,
     };
-    let r = request(addr, RemotingCommand::request_with(RequestCode::UPDATE_CONSUMER_OFFSET, &h), T).unwrap();
+    let r = request(
+        addr,
+        RemotingCommand::request_with(RequestCode::UPDATE_CONSUMER_OFFSET, &h),
+        T,
+    )
+    .unwrap();
     assert_eq!(r.code, 0);
 }
 
 fn query(addr: &str, group: &str, topic: &str, q: i32) -> Option<i64> {
-    let h = QueryConsumerOffsetRequestHeader { consumer_group: group.into(), topic: topic.into(), queue_id: q, bname: None };
-    let r = request(addr, RemotingCommand::request_with(RequestCode::QUERY_CONSUMER_OFFSET, &h), T).unwrap();
+    let h = QueryConsumerOffsetRequestHeader {
+        consumer_group: group.into(),
+        topic: topic.into(),
+        queue_id: q,
+        bname: None,
+    };
+    let r = request(
+        addr,
+        RemotingCommand::request_with(RequestCode::QUERY_CONSUMER_OFFSET, &h),
+        T,
+    )
+    .unwrap();
     (r.code == 0).then(|| r.ext("offset").unwrap().parse().unwrap())
 }
 
 #[test]
 fn sigkill_keeps_topics_offsets_and_acknowledged_sync_flush_messages() {
-    let mut s = Single::start(&[("flushDiskType", "SYNC_FLUSH"), ("flushConsumerOffsetInterval", "200")]);
+    let mut s = Single::start(&[
+        ("flushDiskType", "SYNC_FLUSH"),
+        ("flushConsumerOffsetInterval", "200"),
+    ]);
     let addr = s.broker.addr();
     let create = CreateTopicRequestHeader {
         topic: "Crash".into(),
@@ -86,7 +109,12 @@ fn sigkill_keeps_topics_offsets_and_acknowledged_sync_flush_messages() {
         topic_sys_flag: None,
         order: false,
     };
-    let r = request(&addr, RemotingCommand::request_with(RequestCode::UPDATE_AND_CREATE_TOPIC, &create), T).unwrap();
+    let r = request(
+        &addr,
+        RemotingCommand::request_with(RequestCode::UPDATE_AND_CREATE_TOPIC, &create),
+        T,
+    )
+    .unwrap();
     assert_eq!(r.code, 0);
     // Every acknowledged message, by queue.
     let mut acked: BTreeMap<i32, Vec<String>> = BTreeMap::new();
@@ -101,19 +129,29 @@ fn sigkill_keeps_topics_offsets_and_acknowledged_sync_flush_messages() {
     // Offsets are persisted every flushConsumerOffsetInterval; wait until that happened.
     let offsets_file = s.broker.dir.join("store/config/consumerOffset.json");
     wait_until("consumerOffset.json to hold the commit", T, || {
-        std::fs::read_to_string(&offsets_file).ok().filter(|t| t.contains("Crash@cg")).map(|_| ())
+        std::fs::read_to_string(&offsets_file)
+            .ok()
+            .filter(|t| t.contains("Crash@cg"))
+            .map(|_| ())
     });
 
     s.broker.kill_9();
     s.broker.restart();
 
     for (q, bodies) in &acked {
-        let got: Vec<String> =
-            pull_all(&addr, "Crash", *q).iter().map(|m| String::from_utf8_lossy(&m.body).into_owned()).collect();
+        let got: Vec<String> = pull_all(&addr, "Crash", *q)
+            .iter()
+            .map(|m| String::from_utf8_lossy(&m.body).into_owned())
+            .collect();
         assert_eq!(&got, bodies, "queue {q} after SIGKILL");
     }
     assert_eq!(query(&addr, "cg", "Crash", 1), Some(17));
-    let all = request(&addr, RemotingCommand::request(RequestCode::GET_ALL_TOPIC_CONFIG), T).unwrap();
+    let all = request(
+        &addr,
+        RemotingCommand::request(RequestCode::GET_ALL_TOPIC_CONFIG),
+        T,
+    )
+    .unwrap();
     assert!(String::from_utf8_lossy(&all.body).contains("\"Crash\""));
     // Sends keep working after recovery, continuing each queue's offsets.
     let r = request(&addr, send("Crash", 0, "after"), T).unwrap();
@@ -145,18 +183,35 @@ fn command_line_prints_config_and_rejects_bad_values() {
     let conf = dir.path().join("broker.conf");
     std::fs::write(&conf, "brokerName=broker-z\nlistenPort=23456\nbogusKey=1\n").unwrap();
     let exe = env!("CARGO_BIN_EXE_mqbroker");
-    let out = run_bin(exe, &["-c", conf.to_str().unwrap(), "-n", "127.0.0.1:1;127.0.0.1:2", "-p"], &[], T);
+    let out = run_bin(
+        exe,
+        &[
+            "-c",
+            conf.to_str().unwrap(),
+            "-n",
+            "127.0.0.1:1;127.0.0.1:2",
+            "-p",
+        ],
+        &[],
+        T,
+    );
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("brokerName=broker-z\n"), "{text}");
     assert!(text.contains("namesrvAddr=127.0.0.1:1;127.0.0.1:2\n"), "{text}");
     assert!(text.contains("haListenPort=23457\n"), "{text}");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("bogusKey"), "unknown key warned about");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("bogusKey"),
+        "unknown key warned about"
+    );
 
     std::fs::write(&conf, "brokerRole=LEADER\n").unwrap();
     let out = run_bin(exe, &["-c", conf.to_str().unwrap(), "-p"], &[], T);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("brokerRole"), "the bad key is named");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("brokerRole"),
+        "the bad key is named"
+    );
     let help = run_bin(exe, &["--help"], &[], T);
     assert!(String::from_utf8_lossy(&help.stdout).contains("broker.conf"));
 }

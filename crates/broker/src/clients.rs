@@ -104,7 +104,8 @@ impl ConsumerGroupInfo {
             }
         }
         let before = self.subscriptions.len();
-        self.subscriptions.retain(|topic, _| subs.iter().any(|s| &s.topic == topic));
+        self.subscriptions
+            .retain(|topic, _| subs.iter().any(|s| &s.topic == topic));
         changed || self.subscriptions.len() != before
     }
 
@@ -127,7 +128,9 @@ impl ClientRegistry {
     /// Registers (or refreshes) a producer.
     pub fn register_producer(&self, group: &str, channel: ClientChannel) {
         let mut p = self.producers.write().unwrap_or_else(|e| e.into_inner());
-        p.entry(group.to_string()).or_default().insert(channel.conn.id(), channel);
+        p.entry(group.to_string())
+            .or_default()
+            .insert(channel.conn.id(), channel);
     }
 
     /// Removes one producer channel.
@@ -224,7 +227,10 @@ impl ClientRegistry {
 
     /// Whether the group has any live member.
     pub fn has_consumer_group(&self, group: &str) -> bool {
-        self.consumers.read().unwrap_or_else(|e| e.into_inner()).contains_key(group)
+        self.consumers
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(group)
     }
 
     /// Client ids of the group's members, sorted.
@@ -241,19 +247,29 @@ impl ClientRegistry {
 
     /// A copy of one group's state.
     pub fn consumer_group(&self, group: &str) -> Option<ConsumerGroupInfo> {
-        self.consumers.read().unwrap_or_else(|e| e.into_inner()).get(group).cloned()
+        self.consumers
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(group)
+            .cloned()
     }
 
     /// Groups with members subscribed to `topic`.
     pub fn groups_subscribing(&self, topic: &str) -> Vec<String> {
         let c = self.consumers.read().unwrap_or_else(|e| e.into_inner());
-        c.iter().filter(|(_, info)| info.subscriptions.contains_key(topic)).map(|(g, _)| g.clone()).collect()
+        c.iter()
+            .filter(|(_, info)| info.subscriptions.contains_key(topic))
+            .map(|(g, _)| g.clone())
+            .collect()
     }
 
     /// Number of producer and consumer channels.
     pub fn counts(&self) -> (usize, usize) {
         let p = self.producers.read().unwrap_or_else(|e| e.into_inner());
         let c = self.consumers.read().unwrap_or_else(|e| e.into_inner());
-        (p.values().map(HashMap::len).sum(), c.values().map(|i| i.channels.len()).sum())
+        (
+            p.values().map(HashMap::len).sum(),
+            c.values().map(|i| i.channels.len()).sum(),
+        )
     }
 }

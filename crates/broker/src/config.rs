@@ -60,7 +60,10 @@ pub struct ConfigError {
 }
 
 fn bad(key: &'static str, reason: impl Into<String>) -> ConfigError {
-    ConfigError { key, reason: reason.into() }
+    ConfigError {
+        key,
+        reason: reason.into(),
+    }
 }
 
 /// Everything the broker needs to know at start. Field docs name the Apache key.
@@ -148,7 +151,9 @@ pub struct BrokerConfig {
 
 impl Default for BrokerConfig {
     fn default() -> Self {
-        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+        let home = std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("."));
         BrokerConfig {
             broker_cluster_name: "DefaultCluster".into(),
             broker_name: "broker-a".into(),
@@ -195,29 +200,84 @@ impl Default for BrokerConfig {
 
 /// Keys [`BrokerConfig::from_properties`] reads.
 const KNOWN_KEYS: &[&str] = &[
-    "brokerClusterName", "brokerName", "brokerId", "namesrvAddr", "listenPort", "haListenPort",
-    "brokerIP1", "brokerIP2", "brokerRole", "flushDiskType", "storePathRootDir",
-    "autoCreateTopicEnable", "autoCreateSubscriptionGroup", "defaultTopicQueueNums",
-    "fileReservedTime", "mapedFileSizeCommitLog", "mappedFileSizeCommitLog",
-    "mapedFileSizeConsumeQueue", "mappedFileSizeConsumeQueue", "maxMessageSize", "brokerPermission",
-    "slaveReadEnable", "messageDelayLevel", "registerNameServerPeriod", "registerBrokerTimeoutMills",
-    "flushConsumerOffsetInterval", "flushDelayOffsetInterval", "syncFlushTimeout",
-    "flushIntervalCommitLog", "slaveTimeout", "haMasterAddress", "longPollingEnable",
-    "shortPollingTimeMills", "maxHeldPulls", "maxConnections", "channelExpiredTimeout", "regionId",
-    "traceOn", "clusterTopicEnable", "brokerTopicEnable", "diskMaxUsedSpaceRatio",
+    "brokerClusterName",
+    "brokerName",
+    "brokerId",
+    "namesrvAddr",
+    "listenPort",
+    "haListenPort",
+    "brokerIP1",
+    "brokerIP2",
+    "brokerRole",
+    "flushDiskType",
+    "storePathRootDir",
+    "autoCreateTopicEnable",
+    "autoCreateSubscriptionGroup",
+    "defaultTopicQueueNums",
+    "fileReservedTime",
+    "mapedFileSizeCommitLog",
+    "mappedFileSizeCommitLog",
+    "mapedFileSizeConsumeQueue",
+    "mappedFileSizeConsumeQueue",
+    "maxMessageSize",
+    "brokerPermission",
+    "slaveReadEnable",
+    "messageDelayLevel",
+    "registerNameServerPeriod",
+    "registerBrokerTimeoutMills",
+    "flushConsumerOffsetInterval",
+    "flushDelayOffsetInterval",
+    "syncFlushTimeout",
+    "flushIntervalCommitLog",
+    "slaveTimeout",
+    "haMasterAddress",
+    "longPollingEnable",
+    "shortPollingTimeMills",
+    "maxHeldPulls",
+    "maxConnections",
+    "channelExpiredTimeout",
+    "regionId",
+    "traceOn",
+    "clusterTopicEnable",
+    "brokerTopicEnable",
+    "diskMaxUsedSpaceRatio",
 ];
 
 /// Apache keys that tune parts of the Java broker this one does not have; accepted without a warning.
 const IGNORED_APACHE_KEYS: &[&str] = &[
-    "deleteWhen", "storePathCommitLog", "storePathConsumeQueue", "storePathIndex",
-    "storeCheckpoint", "abortFile", "sendMessageThreadPoolNums", "pullMessageThreadPoolNums",
-    "useReentrantLockWhenPutMessage", "waitTimeMillsInSendQueue", "transientStorePoolEnable",
-    "warmMapedFileEnable", "flushLeastPagesWhenWarmMapedFile", "serverWorkerThreads",
-    "serverSelectorThreads", "clientWorkerThreads", "enablePropertyFilter", "filterServerNums",
-    "aclEnable", "sendMessageWithVIPChannel", "rocketmqHome", "enableDLegerCommitLog",
-    "fetchNamesrvAddrByAddressServer", "useEpollNativeSelector", "isEnableBatchPush",
-    "forceRegister", "compressedRegister", "traceTopicEnable", "msgTraceTopicName",
-    "autoDeleteUnusedStats", "transactionTimeOut", "transactionCheckMax", "transactionCheckInterval",
+    "deleteWhen",
+    "storePathCommitLog",
+    "storePathConsumeQueue",
+    "storePathIndex",
+    "storeCheckpoint",
+    "abortFile",
+    "sendMessageThreadPoolNums",
+    "pullMessageThreadPoolNums",
+    "useReentrantLockWhenPutMessage",
+    "waitTimeMillsInSendQueue",
+    "transientStorePoolEnable",
+    "warmMapedFileEnable",
+    "flushLeastPagesWhenWarmMapedFile",
+    "serverWorkerThreads",
+    "serverSelectorThreads",
+    "clientWorkerThreads",
+    "enablePropertyFilter",
+    "filterServerNums",
+    "aclEnable",
+    "sendMessageWithVIPChannel",
+    "rocketmqHome",
+    "enableDLegerCommitLog",
+    "fetchNamesrvAddrByAddressServer",
+    "useEpollNativeSelector",
+    "isEnableBatchPush",
+    "forceRegister",
+    "compressedRegister",
+    "traceTopicEnable",
+    "msgTraceTopicName",
+    "autoDeleteUnusedStats",
+    "transactionTimeOut",
+    "transactionCheckMax",
+    "transactionCheckInterval",
 ];
 
 /// Keys of `props` that no part of the broker reads (the binary warns about them).
@@ -231,7 +291,9 @@ pub fn unknown_keys(props: &JavaProperties) -> Vec<String> {
 }
 
 fn parse_num<T: std::str::FromStr>(key: &'static str, raw: &str) -> Result<T, ConfigError> {
-    raw.trim().parse::<T>().map_err(|_| bad(key, format!("{raw:?} is not a valid number")))
+    raw.trim()
+        .parse::<T>()
+        .map_err(|_| bad(key, format!("{raw:?} is not a valid number")))
 }
 
 fn parse_bool(key: &'static str, raw: &str) -> Result<bool, ConfigError> {
@@ -267,7 +329,14 @@ fn parse_delay(item: &str) -> Option<u64> {
 pub fn parse_delay_levels(table: &str) -> Result<Vec<u64>, ConfigError> {
     let levels: Vec<u64> = table
         .split_whitespace()
-        .map(|item| parse_delay(item).ok_or_else(|| bad("messageDelayLevel", format!("{item:?} is not a delay like 5s or 2m"))))
+        .map(|item| {
+            parse_delay(item).ok_or_else(|| {
+                bad(
+                    "messageDelayLevel",
+                    format!("{item:?} is not a delay like 5s or 2m"),
+                )
+            })
+        })
         .collect::<Result<_, _>>()?;
     if levels.is_empty() {
         return Err(bad("messageDelayLevel", "the table is empty"));
@@ -291,22 +360,35 @@ impl BrokerConfig {
                 "brokerIP1" => c.broker_ip1 = v.to_string(),
                 "brokerIP2" => c.broker_ip2 = Some(v.to_string()).filter(|s| !s.is_empty()),
                 "brokerRole" => {
-                    c.broker_role = BrokerRole::parse(v)
-                        .ok_or_else(|| bad("brokerRole", format!("{v:?} is not ASYNC_MASTER, SYNC_MASTER or SLAVE")))?
+                    c.broker_role = BrokerRole::parse(v).ok_or_else(|| {
+                        bad(
+                            "brokerRole",
+                            format!("{v:?} is not ASYNC_MASTER, SYNC_MASTER or SLAVE"),
+                        )
+                    })?
                 }
                 "flushDiskType" => {
                     c.flush_disk_type = match v {
                         "ASYNC_FLUSH" => FlushDiskType::Async,
                         "SYNC_FLUSH" => FlushDiskType::Sync,
-                        _ => return Err(bad("flushDiskType", format!("{v:?} is not ASYNC_FLUSH or SYNC_FLUSH"))),
+                        _ => {
+                            return Err(bad(
+                                "flushDiskType",
+                                format!("{v:?} is not ASYNC_FLUSH or SYNC_FLUSH"),
+                            ))
+                        }
                     }
                 }
                 "storePathRootDir" => c.store_path_root_dir = PathBuf::from(v),
-                "autoCreateTopicEnable" => c.auto_create_topic_enable = parse_bool("autoCreateTopicEnable", v)?,
+                "autoCreateTopicEnable" => {
+                    c.auto_create_topic_enable = parse_bool("autoCreateTopicEnable", v)?
+                }
                 "autoCreateSubscriptionGroup" => {
                     c.auto_create_subscription_group = parse_bool("autoCreateSubscriptionGroup", v)?
                 }
-                "defaultTopicQueueNums" => c.default_topic_queue_nums = parse_num("defaultTopicQueueNums", v)?,
+                "defaultTopicQueueNums" => {
+                    c.default_topic_queue_nums = parse_num("defaultTopicQueueNums", v)?
+                }
                 "fileReservedTime" => c.file_reserved_time_hours = parse_num("fileReservedTime", v)?,
                 "mapedFileSizeCommitLog" | "mappedFileSizeCommitLog" => {
                     c.mapped_file_size_commit_log = parse_num("mapedFileSizeCommitLog", v)?
@@ -318,14 +400,22 @@ impl BrokerConfig {
                 "brokerPermission" => c.broker_permission = parse_num("brokerPermission", v)?,
                 "slaveReadEnable" => c.slave_read_enable = parse_bool("slaveReadEnable", v)?,
                 "messageDelayLevel" => c.message_delay_level = v.to_string(),
-                "registerNameServerPeriod" => c.register_name_server_period = millis("registerNameServerPeriod", v)?,
-                "registerBrokerTimeoutMills" => c.register_broker_timeout = millis("registerBrokerTimeoutMills", v)?,
+                "registerNameServerPeriod" => {
+                    c.register_name_server_period = millis("registerNameServerPeriod", v)?
+                }
+                "registerBrokerTimeoutMills" => {
+                    c.register_broker_timeout = millis("registerBrokerTimeoutMills", v)?
+                }
                 "flushConsumerOffsetInterval" => {
                     c.flush_consumer_offset_interval = millis("flushConsumerOffsetInterval", v)?
                 }
-                "flushDelayOffsetInterval" => c.flush_delay_offset_interval = millis("flushDelayOffsetInterval", v)?,
+                "flushDelayOffsetInterval" => {
+                    c.flush_delay_offset_interval = millis("flushDelayOffsetInterval", v)?
+                }
                 "syncFlushTimeout" => c.sync_flush_timeout = millis("syncFlushTimeout", v)?,
-                "flushIntervalCommitLog" => c.flush_interval_commit_log = millis("flushIntervalCommitLog", v)?,
+                "flushIntervalCommitLog" => {
+                    c.flush_interval_commit_log = millis("flushIntervalCommitLog", v)?
+                }
                 "slaveTimeout" => c.slave_timeout = millis("slaveTimeout", v)?,
                 "haMasterAddress" => c.ha_master_address = Some(v.to_string()).filter(|s| s.len() >= 6),
                 "longPollingEnable" => c.long_polling_enable = parse_bool("longPollingEnable", v)?,
@@ -337,7 +427,9 @@ impl BrokerConfig {
                 "traceOn" => c.trace_on = parse_bool("traceOn", v)?,
                 "clusterTopicEnable" => c.cluster_topic_enable = parse_bool("clusterTopicEnable", v)?,
                 "brokerTopicEnable" => c.broker_topic_enable = parse_bool("brokerTopicEnable", v)?,
-                "diskMaxUsedSpaceRatio" => c.disk_max_used_space_ratio = parse_num("diskMaxUsedSpaceRatio", v)?,
+                "diskMaxUsedSpaceRatio" => {
+                    c.disk_max_used_space_ratio = parse_num("diskMaxUsedSpaceRatio", v)?
+                }
                 _ => {}
             }
         }
@@ -367,7 +459,10 @@ impl BrokerConfig {
             _ => {}
         }
         if self.broker_ip1.parse::<std::net::IpAddr>().is_err() {
-            return Err(bad("brokerIP1", format!("{:?} is not an IP address", self.broker_ip1)));
+            return Err(bad(
+                "brokerIP1",
+                format!("{:?} is not an IP address", self.broker_ip1),
+            ));
         }
         if let Some(ip2) = &self.broker_ip2 {
             if ip2.parse::<std::net::IpAddr>().is_err() {
@@ -375,7 +470,11 @@ impl BrokerConfig {
             }
         }
         for addr in &self.namesrv_addrs {
-            if addr.rsplit_once(':').and_then(|(_, p)| p.parse::<u16>().ok()).is_none() {
+            if addr
+                .rsplit_once(':')
+                .and_then(|(_, p)| p.parse::<u16>().ok())
+                .is_none()
+            {
                 return Err(bad("namesrvAddr", format!("{addr:?} is not host:port")));
             }
         }
@@ -383,13 +482,20 @@ impl BrokerConfig {
             return Err(bad("defaultTopicQueueNums", "must be within [1, 1024]"));
         }
         if self.broker_permission & !7 != 0 {
-            return Err(bad("brokerPermission", "must be a combination of 4 (read), 2 (write) and 1 (inherit)"));
+            return Err(bad(
+                "brokerPermission",
+                "must be a combination of 4 (read), 2 (write) and 1 (inherit)",
+            ));
         }
         if self.max_message_size == 0 {
             return Err(bad("maxMessageSize", "must be positive"));
         }
-        if self.mapped_file_size_consume_queue < 20 || self.mapped_file_size_consume_queue % 20 != 0 {
-            return Err(bad("mapedFileSizeConsumeQueue", "must be a positive multiple of 20"));
+        if self.mapped_file_size_consume_queue < 20 || !self.mapped_file_size_consume_queue.is_multiple_of(20)
+        {
+            return Err(bad(
+                "mapedFileSizeConsumeQueue",
+                "must be a positive multiple of 20",
+            ));
         }
         parse_delay_levels(&self.message_delay_level)?;
         if self.register_name_server_period.is_zero() {
@@ -402,15 +508,24 @@ impl BrokerConfig {
             return Err(bad("maxHeldPulls", "limits must be positive"));
         }
         if !(1..=100).contains(&self.disk_max_used_space_ratio) {
-            return Err(bad("diskMaxUsedSpaceRatio", "must be a percentage within [1, 100]"));
+            return Err(bad(
+                "diskMaxUsedSpaceRatio",
+                "must be a percentage within [1, 100]",
+            ));
         }
-        self.store_config().validate().map_err(|e| bad("mapedFileSizeCommitLog", e.to_string()))?;
+        self.store_config()
+            .validate()
+            .map_err(|e| bad("mapedFileSizeCommitLog", e.to_string()))?;
         Ok(())
     }
 
     /// The HA port to listen on: `haListenPort`, else `listenPort + 1` (0 stays 0).
     pub fn ha_port(&self) -> u16 {
-        self.ha_listen_port.unwrap_or(if self.listen_port == 0 { 0 } else { self.listen_port.wrapping_add(1) })
+        self.ha_listen_port.unwrap_or(if self.listen_port == 0 {
+            0
+        } else {
+            self.listen_port.wrapping_add(1)
+        })
     }
 
     /// The address slaves use for HA.
@@ -455,30 +570,51 @@ impl BrokerConfig {
             ("brokerIP1", self.broker_ip1.clone()),
             ("brokerIP2", self.broker_ip2().to_string()),
             ("brokerRole", self.broker_role.name().to_string()),
-            ("flushDiskType", match self.flush_disk_type {
-                FlushDiskType::Async => "ASYNC_FLUSH".to_string(),
-                FlushDiskType::Sync => "SYNC_FLUSH".to_string(),
-            }),
+            (
+                "flushDiskType",
+                match self.flush_disk_type {
+                    FlushDiskType::Async => "ASYNC_FLUSH".to_string(),
+                    FlushDiskType::Sync => "SYNC_FLUSH".to_string(),
+                },
+            ),
             ("storePathRootDir", self.store_path_root_dir.display().to_string()),
-            ("storePathCommitLog", self.store_path_root_dir.join("commitlog").display().to_string()),
+            (
+                "storePathCommitLog",
+                self.store_path_root_dir.join("commitlog").display().to_string(),
+            ),
             ("autoCreateTopicEnable", self.auto_create_topic_enable.to_string()),
-            ("autoCreateSubscriptionGroup", self.auto_create_subscription_group.to_string()),
+            (
+                "autoCreateSubscriptionGroup",
+                self.auto_create_subscription_group.to_string(),
+            ),
             ("defaultTopicQueueNums", self.default_topic_queue_nums.to_string()),
             ("fileReservedTime", self.file_reserved_time_hours.to_string()),
-            ("mapedFileSizeCommitLog", self.mapped_file_size_commit_log.to_string()),
-            ("mapedFileSizeConsumeQueue", self.mapped_file_size_consume_queue.to_string()),
+            (
+                "mapedFileSizeCommitLog",
+                self.mapped_file_size_commit_log.to_string(),
+            ),
+            (
+                "mapedFileSizeConsumeQueue",
+                self.mapped_file_size_consume_queue.to_string(),
+            ),
             ("maxMessageSize", self.max_message_size.to_string()),
             ("brokerPermission", self.broker_permission.to_string()),
             ("slaveReadEnable", self.slave_read_enable.to_string()),
             ("messageDelayLevel", self.message_delay_level.clone()),
             ("registerNameServerPeriod", ms(self.register_name_server_period)),
             ("registerBrokerTimeoutMills", ms(self.register_broker_timeout)),
-            ("flushConsumerOffsetInterval", ms(self.flush_consumer_offset_interval)),
+            (
+                "flushConsumerOffsetInterval",
+                ms(self.flush_consumer_offset_interval),
+            ),
             ("flushDelayOffsetInterval", ms(self.flush_delay_offset_interval)),
             ("syncFlushTimeout", ms(self.sync_flush_timeout)),
             ("flushIntervalCommitLog", ms(self.flush_interval_commit_log)),
             ("slaveTimeout", ms(self.slave_timeout)),
-            ("haMasterAddress", self.ha_master_address.clone().unwrap_or_default()),
+            (
+                "haMasterAddress",
+                self.ha_master_address.clone().unwrap_or_default(),
+            ),
             ("longPollingEnable", self.long_polling_enable.to_string()),
             ("shortPollingTimeMills", ms(self.short_polling_time)),
             ("maxHeldPulls", self.max_held_pulls.to_string()),
@@ -488,7 +624,10 @@ impl BrokerConfig {
             ("traceOn", self.trace_on.to_string()),
             ("clusterTopicEnable", self.cluster_topic_enable.to_string()),
             ("brokerTopicEnable", self.broker_topic_enable.to_string()),
-            ("diskMaxUsedSpaceRatio", self.disk_max_used_space_ratio.to_string()),
+            (
+                "diskMaxUsedSpaceRatio",
+                self.disk_max_used_space_ratio.to_string(),
+            ),
         ];
         kv.sort_by(|a, b| a.0.cmp(b.0));
         let mut out = String::new();
@@ -504,7 +643,11 @@ impl BrokerConfig {
 
 /// Splits `namesrvAddr` (`a:9876;b:9876`, spaces and empty entries ignored).
 pub fn split_namesrv_addrs(raw: &str) -> Vec<String> {
-    raw.split(';').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
+    raw.split(';')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 #[cfg(test)]

@@ -94,10 +94,21 @@ impl GroupTable {
     pub fn new(auto_create: bool, now_ms: i64) -> GroupTable {
         let groups = SYSTEM_GROUPS
             .iter()
-            .map(|g| (g.to_string(), SubscriptionGroupConfig { group_name: g.to_string(), ..Default::default() }))
+            .map(|g| {
+                (
+                    g.to_string(),
+                    SubscriptionGroupConfig {
+                        group_name: g.to_string(),
+                        ..Default::default()
+                    },
+                )
+            })
             .collect();
         GroupTable {
-            inner: RwLock::new(Inner { version: DataVersion::new(now_ms), groups }),
+            inner: RwLock::new(Inner {
+                version: DataVersion::new(now_ms),
+                groups,
+            }),
             auto_create,
             dirty: AtomicBool::new(false),
         }
@@ -105,7 +116,13 @@ impl GroupTable {
 
     /// The group's config; created with defaults when missing and auto-creation is on.
     pub fn find_or_create(&self, group: &str, now_ms: i64) -> Option<SubscriptionGroupConfig> {
-        if let Some(g) = self.inner.read().unwrap_or_else(|e| e.into_inner()).groups.get(group) {
+        if let Some(g) = self
+            .inner
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .groups
+            .get(group)
+        {
             return Some(g.clone());
         }
         if !self.auto_create {
@@ -115,7 +132,10 @@ impl GroupTable {
         let cfg = inner
             .groups
             .entry(group.to_string())
-            .or_insert_with(|| SubscriptionGroupConfig { group_name: group.to_string(), ..Default::default() })
+            .or_insert_with(|| SubscriptionGroupConfig {
+                group_name: group.to_string(),
+                ..Default::default()
+            })
             .clone();
         inner.version.next_version(now_ms);
         self.dirty.store(true, Ordering::Release);
@@ -124,7 +144,12 @@ impl GroupTable {
 
     /// The group's config if it exists.
     pub fn get(&self, group: &str) -> Option<SubscriptionGroupConfig> {
-        self.inner.read().unwrap_or_else(|e| e.into_inner()).groups.get(group).cloned()
+        self.inner
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .groups
+            .get(group)
+            .cloned()
     }
 
     /// Creates or replaces a group.
@@ -174,7 +199,10 @@ mod tests {
         let t = GroupTable::new(true, 1);
         assert!(t.get("TOOLS_CONSUMER").is_some());
         let g = t.find_or_create("cg", 2).unwrap();
-        assert_eq!((g.retry_max_times, g.retry_queue_nums, g.consume_enable), (16, 1, true));
+        assert_eq!(
+            (g.retry_max_times, g.retry_queue_nums, g.consume_enable),
+            (16, 1, true)
+        );
         assert!(t.take_dirty());
         let off = GroupTable::new(false, 1);
         assert!(off.find_or_create("cg", 2).is_none());

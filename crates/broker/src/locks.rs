@@ -45,7 +45,13 @@ impl QueueLocks {
                 Some(h) => h.client_id == client_id || now_ms - h.last_update_ms > LOCK_MAX_LIVE_MS,
             };
             if free {
-                table.insert(q.clone(), Holder { client_id: client_id.to_string(), last_update_ms: now_ms });
+                table.insert(
+                    q.clone(),
+                    Holder {
+                        client_id: client_id.to_string(),
+                        last_update_ms: now_ms,
+                    },
+                );
                 granted.push(q.clone());
             }
         }
@@ -77,7 +83,11 @@ mod tests {
     use super::*;
 
     fn q(id: i32) -> QueueKey {
-        QueueKey { topic: "T".into(), broker_name: "b".into(), queue_id: id }
+        QueueKey {
+            topic: "T".into(),
+            broker_name: "b".into(),
+            queue_id: id,
+        }
     }
 
     #[test]
@@ -85,13 +95,32 @@ mod tests {
         let l = QueueLocks::default();
         assert_eq!(l.lock("g", "c1", &[q(0), q(1)], 0), vec![q(0), q(1)]);
         assert_eq!(l.lock("g", "c2", &[q(1), q(2)], 1000), vec![q(2)]);
-        assert_eq!(l.lock("g", "c1", &[q(1)], 2000), vec![q(1)], "renewal by the holder");
-        assert_eq!(l.lock("other", "c2", &[q(1)], 2000), vec![q(1)], "groups are independent");
+        assert_eq!(
+            l.lock("g", "c1", &[q(1)], 2000),
+            vec![q(1)],
+            "renewal by the holder"
+        );
+        assert_eq!(
+            l.lock("other", "c2", &[q(1)], 2000),
+            vec![q(1)],
+            "groups are independent"
+        );
         l.unlock("g", "c2", &[q(1)]);
-        assert_eq!(l.holder("g", &q(1), 2000).as_deref(), Some("c1"), "only the holder unlocks");
+        assert_eq!(
+            l.holder("g", &q(1), 2000).as_deref(),
+            Some("c1"),
+            "only the holder unlocks"
+        );
         l.unlock("g", "c1", &[q(1)]);
         assert_eq!(l.holder("g", &q(1), 2000), None);
-        assert_eq!(l.lock("g", "c2", &[q(0)], LOCK_MAX_LIVE_MS), Vec::<QueueKey>::new());
-        assert_eq!(l.lock("g", "c2", &[q(0)], LOCK_MAX_LIVE_MS + 1), vec![q(0)], "expired lock taken over");
+        assert_eq!(
+            l.lock("g", "c2", &[q(0)], LOCK_MAX_LIVE_MS),
+            Vec::<QueueKey>::new()
+        );
+        assert_eq!(
+            l.lock("g", "c2", &[q(0)], LOCK_MAX_LIVE_MS + 1),
+            vec![q(0)],
+            "expired lock taken over"
+        );
     }
 }

@@ -66,7 +66,11 @@ impl Drop for Hold<'_> {
 impl HeldPulls {
     /// An empty registry holding at most `max_held` pulls.
     pub fn new(max_held: usize) -> HeldPulls {
-        HeldPulls { slots: Mutex::new(HashMap::new()), held: AtomicUsize::new(0), max_held }
+        HeldPulls {
+            slots: Mutex::new(HashMap::new()),
+            held: AtomicUsize::new(0),
+            max_held,
+        }
     }
 
     /// Registers a pull for (topic, queue); `None` when the bound is reached.
@@ -80,9 +84,17 @@ impl HeldPulls {
             .entry(topic.to_string())
             .or_default()
             .entry(queue_id)
-            .or_insert_with(|| Slot { notify: Arc::new(Notify::new()), waiters: 0 });
+            .or_insert_with(|| Slot {
+                notify: Arc::new(Notify::new()),
+                waiters: 0,
+            });
         slot.waiters += 1;
-        Some(Hold { owner: self, topic: topic.to_string(), queue_id, notify: slot.notify.clone() })
+        Some(Hold {
+            owner: self,
+            topic: topic.to_string(),
+            queue_id,
+            notify: slot.notify.clone(),
+        })
     }
 
     /// Wakes every pull held on (topic, queue).
@@ -121,14 +133,21 @@ mod tests {
         let a = h.hold("T", 0).unwrap();
         let b = h.hold("T", 1).unwrap();
         assert!(h.hold("T", 2).is_none(), "bound reached");
-        let wa = a.notify().notified();
-        let wb = b.notify().notified();
-        tokio::pin!(wa, wb);
-        wa.as_mut().enable();
-        wb.as_mut().enable();
-        h.wake("T", 0);
-        tokio::time::timeout(Duration::from_secs(1), wa).await.expect("queue 0 woken");
-        assert!(tokio::time::timeout(Duration::from_millis(20), wb).await.is_err(), "queue 1 not woken");
+        {
+            let wa = a.notify().notified();
+            let wb = b.notify().notified();
+            tokio::pin!(wa, wb);
+            wa.as_mut().enable();
+            wb.as_mut().enable();
+            h.wake("T", 0);
+            tokio::time::timeout(Duration::from_secs(1), wa)
+                .await
+                .expect("queue 0 woken");
+            assert!(
+                tokio::time::timeout(Duration::from_millis(20), wb).await.is_err(),
+                "queue 1 not woken"
+            );
+        }
         drop(a);
         drop(b);
         assert_eq!(h.held(), 0);

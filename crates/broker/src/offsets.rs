@@ -104,14 +104,21 @@ impl ConsumerOffsets {
     pub fn to_body(&self) -> OffsetTableBody {
         let t = self.table.read().unwrap_or_else(|e| e.into_inner());
         OffsetTableBody {
-            offset_table: t.iter().map(|(k, q)| (k.clone(), q.iter().map(|(a, b)| (*a, *b)).collect())).collect(),
+            offset_table: t
+                .iter()
+                .map(|(k, q)| (k.clone(), q.iter().map(|(a, b)| (*a, *b)).collect()))
+                .collect(),
         }
     }
 
     /// Loads (or, for a slave's sync, replaces) the table.
     pub fn load(&self, body: OffsetTableBody) {
         let mut t = self.table.write().unwrap_or_else(|e| e.into_inner());
-        *t = body.offset_table.into_iter().map(|(k, q)| (k, q.into_iter().collect())).collect();
+        *t = body
+            .offset_table
+            .into_iter()
+            .map(|(k, q)| (k, q.into_iter().collect()))
+            .collect();
         self.dirty.store(true, Ordering::Release);
     }
 
@@ -136,7 +143,12 @@ pub struct DelayOffsets {
 impl DelayOffsets {
     /// The offset delivered up to for `level`.
     pub fn get(&self, level: i32) -> i64 {
-        self.table.read().unwrap_or_else(|e| e.into_inner()).get(&level).copied().unwrap_or(0)
+        self.table
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&level)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Records progress of `level`.
@@ -149,7 +161,9 @@ impl DelayOffsets {
 
     /// A snapshot in the file form.
     pub fn to_body(&self) -> DelayOffsetBody {
-        DelayOffsetBody { offset_table: self.table.read().unwrap_or_else(|e| e.into_inner()).clone() }
+        DelayOffsetBody {
+            offset_table: self.table.read().unwrap_or_else(|e| e.into_inner()).clone(),
+        }
     }
 
     /// Loads the table.

@@ -16,7 +16,11 @@ pub fn write_atomic(path: &Path, text: &str) -> io::Result<()> {
     }
     let tmp = path.with_extension(ext_with(path, "tmp"));
     {
-        let mut f = OpenOptions::new().create(true).write(true).truncate(true).open(&tmp)?;
+        let mut f = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .open(&tmp)?;
         f.write_all(text.as_bytes())?;
         f.sync_all()?;
     }
@@ -64,7 +68,10 @@ mod tests {
         write_atomic(&p, "one").unwrap();
         write_atomic(&p, "two").unwrap();
         assert_eq!(fs::read_to_string(&p).unwrap(), "two");
-        assert_eq!(fs::read_to_string(dir.path().join("config/topics.json.bak")).unwrap(), "one");
+        assert_eq!(
+            fs::read_to_string(dir.path().join("config/topics.json.bak")).unwrap(),
+            "one"
+        );
         assert!(!dir.path().join("config/topics.json.tmp").exists());
         fs::write(&p, "").unwrap();
         assert_eq!(read_with_backup(&p).unwrap().as_deref(), Some("one"));

@@ -26,7 +26,12 @@ use crate::state::{BrokerState, MasterAddrs};
 const RETRY_DELAY: Duration = Duration::from_secs(3);
 
 /// Runs one nameserver's registration loop until `cancel`.
-pub async fn register_loop(state: Arc<BrokerState>, namesrv: String, client: RemotingClient, cancel: CancellationToken) {
+pub async fn register_loop(
+    state: Arc<BrokerState>,
+    namesrv: String,
+    client: RemotingClient,
+    cancel: CancellationToken,
+) {
     let mut changes = state.register_signal.subscribe();
     let period = state.config.register_name_server_period;
     loop {
@@ -61,13 +66,19 @@ pub async fn register_once(state: &BrokerState, client: &RemotingClient, namesrv
         body_crc32: Some(rmq_remoting::body::body_crc32(&body)),
     };
     let request = RemotingCommand::request_with(RequestCode::REGISTER_BROKER, &header).with_body(body);
-    match client.invoke(namesrv, request, state.config.register_broker_timeout).await {
+    match client
+        .invoke(namesrv, request, state.config.register_broker_timeout)
+        .await
+    {
         Ok(resp) if resp.is_success() => {
             debug!(namesrv, "registered with nameserver");
             if let Ok(h) = RegisterBrokerResponseHeader::from_ext_fields(&resp.ext_fields) {
                 if let (Some(master_addr), Some(ha)) = (h.master_addr, h.ha_server_addr) {
                     if !master_addr.is_empty() {
-                        state.set_master(MasterAddrs { broker_addr: master_addr, ha_addr: ha });
+                        state.set_master(MasterAddrs {
+                            broker_addr: master_addr,
+                            ha_addr: ha,
+                        });
                     }
                 }
             }
@@ -110,7 +121,10 @@ pub fn clients_for(addrs: &[String]) -> Vec<(String, RemotingClient)> {
     addrs
         .iter()
         .map(|a| {
-            let cfg = ClientConfig { connect_timeout: Duration::from_secs(3), ..ClientConfig::default() };
+            let cfg = ClientConfig {
+                connect_timeout: Duration::from_secs(3),
+                ..ClientConfig::default()
+            };
             (a.clone(), RemotingClient::new(cfg))
         })
         .collect()

@@ -35,7 +35,11 @@ pub fn park(state: &BrokerState, record: &mut MessageRecord, level: i32) {
     record.properties = rewrite_properties(
         &record.properties,
         &[],
-        &[(keys::DELAY, &lvl), (keys::REAL_TOPIC, &record.topic), (keys::REAL_QID, &qid)],
+        &[
+            (keys::DELAY, &lvl),
+            (keys::REAL_TOPIC, &record.topic),
+            (keys::REAL_QID, &qid),
+        ],
     );
     record.topic = SCHEDULE_TOPIC.to_string();
     record.queue_id = level - 1;
@@ -60,7 +64,9 @@ pub fn append_and_wake(state: &BrokerState, record: &MessageRecord) -> Result<Ap
 /// The message restored to its real topic and queue, or `None` if its properties are broken.
 fn restore(state: &BrokerState, parked: MessageRecord) -> Option<MessageRecord> {
     let topic = properties::find(&parked.properties, keys::REAL_TOPIC)?.to_string();
-    let queue_id = properties::find(&parked.properties, keys::REAL_QID)?.parse::<i32>().ok()?;
+    let queue_id = properties::find(&parked.properties, keys::REAL_QID)?
+        .parse::<i32>()
+        .ok()?;
     let props = rewrite_properties(&parked.properties, &[keys::DELAY], &[]);
     Some(MessageRecord {
         topic,
@@ -77,13 +83,17 @@ fn restore(state: &BrokerState, parked: MessageRecord) -> Option<MessageRecord> 
 pub async fn run_level(state: Arc<BrokerState>, level: i32, cancel: CancellationToken) {
     let queue_id = level - 1;
     let delay = state.delay_of(level) as i64;
-    let Some(wake) = state.schedule_wake.get(queue_id as usize) else { return };
+    let Some(wake) = state.schedule_wake.get(queue_id as usize) else {
+        return;
+    };
     loop {
         if cancel.is_cancelled() {
             return;
         }
         let offset = state.delay_offsets.get(level).max(0) as u64;
-        let r = state.store.get_messages(SCHEDULE_TOPIC, queue_id, offset, BATCH, &|_| true);
+        let r = state
+            .store
+            .get_messages(SCHEDULE_TOPIC, queue_id, offset, BATCH, &|_| true);
         let wait = match r.status {
             GetStatus::Found => deliver_due(&state, level, delay, r.messages),
             GetStatus::OffsetTooSmall | GetStatus::OffsetOverflowBadly | GetStatus::NoMatchedMessage => {

@@ -68,15 +68,22 @@ pub struct Broker {
 
 impl std::fmt::Debug for Broker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Broker").field("addr", &self.addr).finish_non_exhaustive()
+        f.debug_struct("Broker")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
     }
 }
 
 fn load_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, BrokerError> {
-    let bad = |reason: String| BrokerError::ConfigFile { file: path.display().to_string(), reason };
+    let bad = |reason: String| BrokerError::ConfigFile {
+        file: path.display().to_string(),
+        reason,
+    };
     match read_with_backup(path).map_err(|e| bad(e.to_string()))? {
         None => Ok(None),
-        Some(text) => from_fastjson(text.as_bytes()).map(Some).map_err(|e| bad(e.to_string())),
+        Some(text) => from_fastjson(text.as_bytes())
+            .map(Some)
+            .map_err(|e| bad(e.to_string())),
     }
 }
 
@@ -165,8 +172,17 @@ impl Broker {
         config.validate()?;
         let listener = TcpListener::bind(("0.0.0.0", config.listen_port))
             .await
-            .map_err(|source| BrokerError::Bind { port: config.listen_port, source })?;
-        let port = listener.local_addr().map_err(|source| BrokerError::Bind { port: config.listen_port, source })?.port();
+            .map_err(|source| BrokerError::Bind {
+                port: config.listen_port,
+                source,
+            })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| BrokerError::Bind {
+                port: config.listen_port,
+                source,
+            })?
+            .port();
         let ip: IpAddr = config.broker_ip1.parse().map_err(|_| ConfigError {
             key: "brokerIP1",
             reason: format!("{:?} is not an IP address", config.broker_ip1),
@@ -182,8 +198,14 @@ impl Broker {
             let s = state.clone();
             tokio::task::spawn_blocking(move || write_topics(&s))
                 .await
-                .map_err(|e| BrokerError::ConfigFile { file: "topics.json".into(), reason: e.to_string() })?
-                .map_err(|e| BrokerError::ConfigFile { file: "topics.json".into(), reason: e.to_string() })?;
+                .map_err(|e| BrokerError::ConfigFile {
+                    file: "topics.json".into(),
+                    reason: e.to_string(),
+                })?
+                .map_err(|e| BrokerError::ConfigFile {
+                    file: "topics.json".into(),
+                    reason: e.to_string(),
+                })?;
         }
         let cancel = state.shutdown.clone();
         let tasks = TaskTracker::new();
@@ -195,16 +217,36 @@ impl Broker {
         // HA (replication): binds the HA port before the first registration announces it.
         crate::ha::replication::start(&state, cancel.clone(), &tasks)
             .await
-            .map_err(|source| BrokerError::Bind { port: state.config.ha_port(), source })?;
+            .map_err(|source| BrokerError::Bind {
+                port: state.config.ha_port(),
+                source,
+            })?;
         let handler = Arc::new(BrokerHandler::new(state.clone()));
         tasks.spawn(serve_task(listener, handler, server_cfg, cancel.clone()));
         let namesrv_clients = registration::clients_for(&state.config.namesrv_addrs);
         for (ns, client) in &namesrv_clients {
-            tasks.spawn(registration::register_loop(state.clone(), ns.clone(), client.clone(), cancel.clone()));
+            tasks.spawn(registration::register_loop(
+                state.clone(),
+                ns.clone(),
+                client.clone(),
+                cancel.clone(),
+            ));
         }
         let cfg = &state.config;
-        tasks.spawn(periodic(state.clone(), cfg.flush_consumer_offset_interval, cancel.clone(), write_offsets, "consumer offsets"));
-        tasks.spawn(periodic(state.clone(), cfg.flush_delay_offset_interval, cancel.clone(), write_delay_offsets, "delay offsets"));
+        tasks.spawn(periodic(
+            state.clone(),
+            cfg.flush_consumer_offset_interval,
+            cancel.clone(),
+            write_offsets,
+            "consumer offsets",
+        ));
+        tasks.spawn(periodic(
+            state.clone(),
+            cfg.flush_delay_offset_interval,
+            cancel.clone(),
+            write_delay_offsets,
+            "delay offsets",
+        ));
         tasks.spawn(expire_clients(state.clone(), cancel.clone()));
         tasks.spawn(sample_stats(state.clone(), cancel.clone()));
         if state.is_slave() {
@@ -221,7 +263,13 @@ impl Broker {
             namesrv = ?state.config.namesrv_addrs,
             "broker started"
         );
-        Ok(Broker { state, tasks, cancel, addr, namesrv_clients })
+        Ok(Broker {
+            state,
+            tasks,
+            cancel,
+            addr,
+            namesrv_clients,
+        })
     }
 
     /// `brokerIP1:port` as clients reach it.
@@ -253,7 +301,10 @@ impl Broker {
         self.cancel.cancel();
         self.state.held.wake_all();
         self.tasks.close();
-        if tokio::time::timeout(Duration::from_secs(10), self.tasks.wait()).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(10), self.tasks.wait())
+            .await
+            .is_err()
+        {
             warn!("some broker tasks did not stop within 10 s");
         }
         for (_, c) in &self.namesrv_clients {
@@ -264,7 +315,9 @@ impl Broker {
             state.offsets.mark_dirty();
             state.groups.mark_dirty();
             state.delay_offsets.mark_dirty();
-            let files = write_offsets(&state).and_then(|()| write_delay_offsets(&state)).and_then(|()| write_topics(&state));
+            let files = write_offsets(&state)
+                .and_then(|()| write_delay_offsets(&state))
+                .and_then(|()| write_topics(&state));
             if let Err(e) = files {
                 error!(error = %e, "cannot write config files at shutdown");
             }
@@ -287,7 +340,12 @@ impl Drop for Broker {
     }
 }
 
-async fn serve_task(listener: TcpListener, handler: Arc<BrokerHandler>, cfg: ServerConfig, cancel: CancellationToken) {
+async fn serve_task(
+    listener: TcpListener,
+    handler: Arc<BrokerHandler>,
+    cfg: ServerConfig,
+    cancel: CancellationToken,
+) {
     if let Err(e) = serve(listener, handler, cfg, cancel).await {
         error!(error = %e, "request server failed");
     }

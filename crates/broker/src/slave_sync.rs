@@ -23,7 +23,10 @@ const PERIOD: Duration = Duration::from_secs(10);
 const TIMEOUT: Duration = Duration::from_secs(3);
 
 async fn fetch<T: DeserializeOwned>(client: &RemotingClient, master: &str, code: RequestCode) -> Option<T> {
-    match client.invoke(master, RemotingCommand::request(code), TIMEOUT).await {
+    match client
+        .invoke(master, RemotingCommand::request(code), TIMEOUT)
+        .await
+    {
         Ok(r) if r.is_success() => match from_fastjson(&r.body) {
             Ok(v) => Some(v),
             Err(e) => {
@@ -44,7 +47,9 @@ async fn fetch<T: DeserializeOwned>(client: &RemotingClient, master: &str, code:
 
 /// Copies the master's tables once.
 pub async fn sync_once(state: &Arc<BrokerState>, client: &RemotingClient, master: &str) {
-    if let Some(w) = fetch::<TopicConfigSerializeWrapper>(client, master, RequestCode::GET_ALL_TOPIC_CONFIG).await {
+    if let Some(w) =
+        fetch::<TopicConfigSerializeWrapper>(client, master, RequestCode::GET_ALL_TOPIC_CONFIG).await
+    {
         if state.topics.replace_all(w) {
             crate::processor::persist_topics(state).await;
         }
@@ -56,7 +61,9 @@ pub async fn sync_once(state: &Arc<BrokerState>, client: &RemotingClient, master
         state.delay_offsets.load(d);
         state.delay_offsets.mark_dirty();
     }
-    if let Some(g) = fetch::<SubscriptionGroupWrapper>(client, master, RequestCode::GET_ALL_SUBSCRIPTIONGROUP_CONFIG).await {
+    if let Some(g) =
+        fetch::<SubscriptionGroupWrapper>(client, master, RequestCode::GET_ALL_SUBSCRIPTIONGROUP_CONFIG).await
+    {
         state.groups.load(g);
         state.groups.mark_dirty();
     }
@@ -72,7 +79,12 @@ pub async fn run(state: Arc<BrokerState>, cancel: CancellationToken) {
             _ = tokio::time::sleep(wait) => {}
         }
         wait = PERIOD;
-        let master = state.master.borrow().as_ref().map(|m| m.broker_addr.clone()).filter(|a| !a.is_empty());
+        let master = state
+            .master
+            .borrow()
+            .as_ref()
+            .map(|m| m.broker_addr.clone())
+            .filter(|a| !a.is_empty());
         if let Some(master) = master {
             sync_once(&state, &client, &master).await;
         }

@@ -28,7 +28,10 @@ use crate::topics::TopicTable;
 
 /// Milliseconds since the epoch.
 pub fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 /// How waiting for a slave ended (SYNC_MASTER sends).
@@ -123,7 +126,10 @@ impl BrokerState {
         let delay_levels = config.delay_levels();
         let config_dir = config.store_path_root_dir.join("config");
         let (register_signal, _) = watch::channel(0);
-        let master = config.ha_master_address.clone().map(|ha| MasterAddrs { broker_addr: String::new(), ha_addr: ha });
+        let master = config.ha_master_address.clone().map(|ha| MasterAddrs {
+            broker_addr: String::new(),
+            ha_addr: ha,
+        });
         let (master, _) = watch::channel(master);
         BrokerState {
             topics: TopicTable::new(&config, now),
@@ -183,7 +189,11 @@ impl BrokerState {
 
     /// `brokerIP2:haPort` as registered with the nameservers.
     pub fn ha_server_addr(&self) -> String {
-        let port = self.ha_port.get().copied().unwrap_or_else(|| self.config.ha_port());
+        let port = self
+            .ha_port
+            .get()
+            .copied()
+            .unwrap_or_else(|| self.config.ha_port());
         format!("{}:{}", self.config.broker_ip2(), port)
     }
 
@@ -223,6 +233,8 @@ impl BrokerState {
 
 impl std::fmt::Debug for BrokerState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BrokerState").field("broker_addr", &self.broker_addr).finish_non_exhaustive()
+        f.debug_struct("BrokerState")
+            .field("broker_addr", &self.broker_addr)
+            .finish_non_exhaustive()
     }
 }

@@ -41,8 +41,14 @@ impl TpsWindow {
 
     /// Average (put, get) per second over the last `secs` seconds of samples.
     pub fn tps(&self, secs: i64) -> (f64, f64) {
-        let Some(&(t1, p1, g1)) = self.samples.back() else { return (0.0, 0.0) };
-        let start = self.samples.iter().find(|(t, _, _)| t1 - *t <= secs * 1000).copied();
+        let Some(&(t1, p1, g1)) = self.samples.back() else {
+            return (0.0, 0.0);
+        };
+        let start = self
+            .samples
+            .iter()
+            .find(|(t, _, _)| t1 - *t <= secs * 1000)
+            .copied();
         match start {
             Some((t0, p0, g0)) if t1 > t0 => {
                 let dt = (t1 - t0) as f64 / 1000.0;
@@ -84,7 +90,10 @@ impl BrokerStats {
     pub fn sample(&self, now_ms: i64) {
         let put = self.put_msgs.load(Ordering::Relaxed);
         let get = self.get_msgs.load(Ordering::Relaxed);
-        self.window.lock().unwrap_or_else(|e| e.into_inner()).record(now_ms, put, get);
+        self.window
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .record(now_ms, put, get);
     }
 
     /// `"<10s> <60s> <600s>"` figures for puts and gets.
@@ -92,7 +101,11 @@ impl BrokerStats {
         let w = self.window.lock().unwrap_or_else(|e| e.into_inner());
         let figures: Vec<(f64, f64)> = [10, 60, 600].iter().map(|s| w.tps(*s)).collect();
         let fmt = |pick: fn(&(f64, f64)) -> f64| {
-            figures.iter().map(|f| format!("{:.2}", pick(f))).collect::<Vec<_>>().join(" ")
+            figures
+                .iter()
+                .map(|f| format!("{:.2}", pick(f)))
+                .collect::<Vec<_>>()
+                .join(" ")
         };
         (fmt(|f| f.0), fmt(|f| f.1))
     }
@@ -110,7 +123,10 @@ mod tests {
             w.record(DAY_MS - 20_000 + s * 1000, (s * 100) as u64, (s * 10) as u64);
         }
         let (put, get) = w.tps(10);
-        assert!((put - 100.0).abs() < 1e-9 && (get - 10.0).abs() < 1e-9, "{put} {get}");
+        assert!(
+            (put - 100.0).abs() < 1e-9 && (get - 10.0).abs() < 1e-9,
+            "{put} {get}"
+        );
         assert_eq!(w.mornings().0, (2000, 200), "crossed midnight at the last sample");
         for s in 0..700i64 {
             w.record(DAY_MS + 1000 + s * 1000, 5000, 500);

@@ -77,10 +77,17 @@ pub fn validate_topic_name(topic: &str) -> Result<(), String> {
         return Err("The specified topic is blank.".to_string());
     }
     if topic.len() > TOPIC_MAX_LEN {
-        return Err(format!("The specified topic is longer than topic max length {TOPIC_MAX_LEN}."));
+        return Err(format!(
+            "The specified topic is longer than topic max length {TOPIC_MAX_LEN}."
+        ));
     }
-    if !topic.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'%' | b'|' | b'_' | b'-')) {
-        return Err(format!("The specified topic[{topic}] contains illegal characters, allowing only ^[%|a-zA-Z0-9_-]+$"));
+    if !topic
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'%' | b'|' | b'_' | b'-'))
+    {
+        return Err(format!(
+            "The specified topic[{topic}] contains illegal characters, allowing only ^[%|a-zA-Z0-9_-]+$"
+        ));
     }
     Ok(())
 }
@@ -118,7 +125,12 @@ pub struct TopicTable {
 impl TopicTable {
     /// A table holding the system topics for `cfg`, stamped `now_ms`.
     pub fn new(cfg: &BrokerConfig, now_ms: i64) -> TopicTable {
-        let table = TopicTable { inner: RwLock::new(Inner { version: DataVersion::new(now_ms), topics: HashMap::new() }) };
+        let table = TopicTable {
+            inner: RwLock::new(Inner {
+                version: DataVersion::new(now_ms),
+                topics: HashMap::new(),
+            }),
+        };
         for tc in system_topics(cfg) {
             table.write().topics.insert(tc.topic_name.clone(), tc);
         }
@@ -228,7 +240,10 @@ impl TopicTable {
         if let Some(tc) = inner.topics.get(topic) {
             return (TopicInfo::from(tc), false);
         }
-        let tc = TopicConfig { perm, ..TopicConfig::new(topic, queues) };
+        let tc = TopicConfig {
+            perm,
+            ..TopicConfig::new(topic, queues)
+        };
         let info = TopicInfo::from(&tc);
         inner.topics.insert(topic.to_string(), tc);
         inner.version.next_version(now_ms);
@@ -277,7 +292,10 @@ fn system_topics(cfg: &BrokerConfig) -> Vec<TopicConfig> {
     topics.push(TopicConfig::new("BenchmarkTest", 1024));
     topics.push(TopicConfig::new("SELF_TEST_TOPIC", 1));
     topics.push(TopicConfig::new("OFFSET_MOVED_EVENT", 1));
-    topics.push(TopicConfig::new(format!("{}_REPLY_TOPIC", cfg.broker_cluster_name), 1));
+    topics.push(TopicConfig::new(
+        format!("{}_REPLY_TOPIC", cfg.broker_cluster_name),
+        1,
+    ));
     if cfg.cluster_topic_enable {
         topics.push(TopicConfig::new(cfg.broker_cluster_name.clone(), 16));
     }
@@ -308,7 +326,10 @@ mod tests {
 
     #[test]
     fn auto_create_clamps_and_bumps_version() {
-        let cfg = BrokerConfig { default_topic_queue_nums: 4, ..Default::default() };
+        let cfg = BrokerConfig {
+            default_topic_queue_nums: 4,
+            ..Default::default()
+        };
         let t = TopicTable::new(&cfg, 1);
         let v0 = t.version();
         let (tc, created) = t.create_from_template("T1", TBW102, 16, 0, 5).unwrap();
@@ -316,13 +337,19 @@ mod tests {
         assert_eq!((tc.read_queue_nums, tc.write_queue_nums, tc.perm), (4, 4, 6));
         assert_eq!(t.version().counter, v0.counter + 1);
         assert!(!t.create_from_template("T1", TBW102, 2, 0, 6).unwrap().1);
-        assert!(t.create_from_template("T2", "T1", 2, 0, 6).is_none(), "T1 has no INHERIT bit");
+        assert!(
+            t.create_from_template("T2", "T1", 2, 0, 6).is_none(),
+            "T1 has no INHERIT bit"
+        );
         assert!(t.create_from_template("T3", "missing", 2, 0, 6).is_none());
     }
 
     #[test]
     fn put_remove_and_wrapper_round_trip() {
-        let cfg = BrokerConfig { auto_create_topic_enable: false, ..Default::default() };
+        let cfg = BrokerConfig {
+            auto_create_topic_enable: false,
+            ..Default::default()
+        };
         let t = TopicTable::new(&cfg, 1);
         assert!(t.get(TBW102).is_none());
         assert!(t.put(TopicConfig::new("A", 3), 2));

@@ -17,21 +17,37 @@ async fn held_pull_returns_when_a_message_arrives() {
     let addr = b.addr.clone();
     let started = Instant::now();
     let held = tokio::spawn(async move {
-        let r = client.invoke(&addr, pull_request("g", "LP", 0, 1, Some("*"), 15_000, 0), TIMEOUT * 2).await.unwrap();
+        let r = client
+            .invoke(
+                &addr,
+                pull_request("g", "LP", 0, 1, Some("*"), 15_000, 0),
+                TIMEOUT * 2,
+            )
+            .await
+            .unwrap();
         (r, Instant::now())
     });
     // Wait until the broker actually holds the pull, then send.
-    wait_for(Duration::from_secs(5), || async { (b.broker().state().held.held() == 1).then_some(()) }).await;
+    wait_for(Duration::from_secs(5), || async {
+        (b.broker().state().held.held() == 1).then_some(())
+    })
+    .await;
     let sent_at = Instant::now();
     assert_eq!(b.call(send_request("LP", 0, b"second", "")).await.code, 0);
     let (r, returned_at) = held.await.unwrap();
     let latency = returned_at.saturating_duration_since(sent_at);
-    println!("held pull woke {latency:?} after the send ({:?} after the pull)", returned_at - started);
+    println!(
+        "held pull woke {latency:?} after the send ({:?} after the pull)",
+        returned_at - started
+    );
     assert_eq!(r.code, 0, "{r:?}");
     let recs = records(&r);
     assert_eq!(recs.len(), 1);
     assert_eq!(&recs[0].body[..], b"second");
-    assert!(latency < Duration::from_secs(2), "woken by the arrival, not the 15 s timeout: {latency:?}");
+    assert!(
+        latency < Duration::from_secs(2),
+        "woken by the arrival, not the 15 s timeout: {latency:?}"
+    );
     assert_eq!(b.broker().state().held.held(), 0);
     b.stop().await;
 }
@@ -45,16 +61,25 @@ async fn idle_hold_ends_at_its_suspend_time_without_spinning() {
     let took = started.elapsed();
     assert_eq!(r.code, ResponseCode::PULL_NOT_FOUND.code());
     assert_eq!(ext_i64(&r, "nextBeginOffset"), 1);
-    assert!(took >= Duration::from_millis(750), "held for its suspend time, took {took:?}");
+    assert!(
+        took >= Duration::from_millis(750),
+        "held for its suspend time, took {took:?}"
+    );
     // A message for another queue does not wake it.
     let client = b.client.clone();
     let addr = b.addr.clone();
     let held = tokio::spawn(async move {
         let t = Instant::now();
-        let r = client.invoke(&addr, pull_request("g", "Idle", 0, 1, Some("*"), 600, 0), TIMEOUT).await.unwrap();
+        let r = client
+            .invoke(&addr, pull_request("g", "Idle", 0, 1, Some("*"), 600, 0), TIMEOUT)
+            .await
+            .unwrap();
         (r, t.elapsed())
     });
-    wait_for(Duration::from_secs(5), || async { (b.broker().state().held.held() == 1).then_some(()) }).await;
+    wait_for(Duration::from_secs(5), || async {
+        (b.broker().state().held.held() == 1).then_some(())
+    })
+    .await;
     assert_eq!(b.call(send_request("Idle", 1, b"other queue", "")).await.code, 0);
     let (r, took) = held.await.unwrap();
     assert_eq!(r.code, ResponseCode::PULL_NOT_FOUND.code());
@@ -71,17 +96,33 @@ async fn idle_hold_ends_at_its_suspend_time_without_spinning() {
 async fn push_consumer_pull_uses_heartbeat_subscription() {
     let b = TestBroker::start().await;
     for tag in ["TagA", "TagB", "TagA"] {
-        assert_eq!(b.call(send_request("Push", 0, tag.as_bytes(), &tag_props(tag))).await.code, 0);
+        assert_eq!(
+            b.call(send_request("Push", 0, tag.as_bytes(), &tag_props(tag)))
+                .await
+                .code,
+            0
+        );
     }
-    assert_eq!(b.call(heartbeat("10.0.0.1@1", "pushers", "Push", "TagA", 100)).await.code, 0);
+    assert_eq!(
+        b.call(heartbeat("10.0.0.1@1", "pushers", "Push", "TagA", 100))
+            .await
+            .code,
+        0
+    );
     let r = b.call(pull_request("pushers", "Push", 0, 0, None, 0, 100)).await;
     assert_eq!(r.code, 0, "{r:?}");
-    let tags: Vec<String> = records(&r).iter().map(|m| m.tags().unwrap().to_string()).collect();
+    let tags: Vec<String> = records(&r)
+        .iter()
+        .map(|m| m.tags().unwrap().to_string())
+        .collect();
     assert_eq!(tags, vec!["TagA", "TagA"]);
     // A pull carrying a newer subscription version than the heartbeat's is told to wait.
     let r = b.call(pull_request("pushers", "Push", 0, 0, None, 0, 200)).await;
     assert_eq!(r.code, ResponseCode::SUBSCRIPTION_NOT_LATEST.code());
-    assert_eq!(r.remark.as_deref(), Some("the consumer's subscription not latest"));
+    assert_eq!(
+        r.remark.as_deref(),
+        Some("the consumer's subscription not latest")
+    );
     // The retry topic was created by the heartbeat.
     assert!(b.broker().state().topics.contains("%RETRY%pushers"));
     b.stop().await;
@@ -94,10 +135,22 @@ async fn held_pulls_are_bounded() {
     let client = b.client.clone();
     let addr = b.addr.clone();
     let first = tokio::spawn(async move {
-        client.invoke(&addr, pull_request("g", "Bound", 0, 1, Some("*"), 3_000, 0), TIMEOUT).await.unwrap()
+        client
+            .invoke(
+                &addr,
+                pull_request("g", "Bound", 0, 1, Some("*"), 3_000, 0),
+                TIMEOUT,
+            )
+            .await
+            .unwrap()
     });
-    wait_for(Duration::from_secs(5), || async { (b.broker().state().held.held() == 1).then_some(()) }).await;
-    let second = b.call(pull_request("g", "Bound", 0, 1, Some("*"), 3_000, 0)).await;
+    wait_for(Duration::from_secs(5), || async {
+        (b.broker().state().held.held() == 1).then_some(())
+    })
+    .await;
+    let second = b
+        .call(pull_request("g", "Bound", 0, 1, Some("*"), 3_000, 0))
+        .await;
     assert_eq!(second.code, ResponseCode::SYSTEM_BUSY.code());
     assert_eq!(b.call(send_request("Bound", 0, b"y", "")).await.code, 0);
     assert_eq!(first.await.unwrap().code, 0);

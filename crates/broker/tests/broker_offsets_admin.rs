@@ -26,7 +26,12 @@ use rmq_remoting::{RemotingCommand, RequestCode, ResponseCode};
 fn query_offset(group: &str, topic: &str, q: i32) -> RemotingCommand {
     RemotingCommand::request_with(
         RequestCode::QUERY_CONSUMER_OFFSET,
-        &QueryConsumerOffsetRequestHeader { consumer_group: group.into(), topic: topic.into(), queue_id: q, bname: None },
+        &QueryConsumerOffsetRequestHeader {
+            consumer_group: group.into(),
+            topic: topic.into(),
+            queue_id: q,
+            bname: None,
+        },
     )
 }
 
@@ -71,7 +76,10 @@ async fn offsets_and_topics_survive_a_restart() {
     assert_eq!((r.code, ext_i64(&r, "offset")), (0, 0));
     assert_eq!(b.call(update_offset("cg", "Kept", 2, 4)).await.code, 0);
     // A one-way update (as Java clients send it) is applied too.
-    b.client.invoke_oneway(&b.addr, update_offset("cg", "Kept", 0, 0)).await.unwrap();
+    b.client
+        .invoke_oneway(&b.addr, update_offset("cg", "Kept", 0, 0))
+        .await
+        .unwrap();
     wait_for(Duration::from_secs(5), || async {
         (b.broker().state().offsets.query("cg", "Kept", 0) == Some(0)).then_some(())
     })
@@ -80,18 +88,31 @@ async fn offsets_and_topics_survive_a_restart() {
 
     let min = RemotingCommand::request_with(
         RequestCode::GET_MIN_OFFSET,
-        &GetMinOffsetRequestHeader { topic: "Kept".into(), queue_id: 2, bname: None },
+        &GetMinOffsetRequestHeader {
+            topic: "Kept".into(),
+            queue_id: 2,
+            bname: None,
+        },
     );
     assert_eq!(ext_i64(&b.call(min).await, "offset"), 0);
     let earliest = RemotingCommand::request_with(
         RequestCode::GET_EARLIEST_MSG_STORETIME,
-        &GetEarliestMsgStoretimeRequestHeader { topic: "Kept".into(), queue_id: 2, bname: None },
+        &GetEarliestMsgStoretimeRequestHeader {
+            topic: "Kept".into(),
+            queue_id: 2,
+            bname: None,
+        },
     );
     let ts = ext_i64(&b.call(earliest).await, "timestamp");
     assert!(ts > 1_600_000_000_000);
     let search = RemotingCommand::request_with(
         RequestCode::SEARCH_OFFSET_BY_TIMESTAMP,
-        &SearchOffsetRequestHeader { topic: "Kept".into(), queue_id: 2, timestamp: ts - 10_000, bname: None },
+        &SearchOffsetRequestHeader {
+            topic: "Kept".into(),
+            queue_id: 2,
+            timestamp: ts - 10_000,
+            bname: None,
+        },
     );
     assert_eq!(ext_i64(&b.call(search).await, "offset"), 0);
 
@@ -116,9 +137,14 @@ async fn admin_topic_requests() {
     let sys = b.call(create_topic("SCHEDULE_TOPIC_XXXX", 2)).await;
     assert_eq!(sys.code, ResponseCode::SYSTEM_ERROR.code());
     assert!(sys.remark.unwrap().contains("conflict with system topic"));
-    assert_eq!(b.call(create_topic("bad name", 2)).await.code, ResponseCode::SYSTEM_ERROR.code());
+    assert_eq!(
+        b.call(create_topic("bad name", 2)).await.code,
+        ResponseCode::SYSTEM_ERROR.code()
+    );
 
-    let all = b.call(RemotingCommand::request(RequestCode::GET_ALL_TOPIC_CONFIG)).await;
+    let all = b
+        .call(RemotingCommand::request(RequestCode::GET_ALL_TOPIC_CONFIG))
+        .await;
     let w = TopicConfigSerializeWrapper::decode(&all.body).unwrap();
     assert_eq!(w.topic_config_table["Adm"].read_queue_nums, 2);
     assert!(w.topic_config_table.contains_key("TBW102"));
@@ -144,19 +170,34 @@ async fn admin_topic_requests() {
     assert_eq!(b.call(update_offset("cg", "Adm", 1, 1)).await.code, 0);
     let cs = RemotingCommand::request_with(
         RequestCode::GET_CONSUME_STATS,
-        &GetConsumeStatsRequestHeader { consumer_group: "cg".into(), topic: None },
+        &GetConsumeStatsRequestHeader {
+            consumer_group: "cg".into(),
+            topic: None,
+        },
     );
     let cs = String::from_utf8(b.call(cs).await.body.to_vec()).unwrap();
     assert!(cs.contains(r#""brokerOffset":1,"consumerOffset":1"#), "{cs}");
 
-    let cfg = b.call(RemotingCommand::request(RequestCode::GET_BROKER_CONFIG)).await;
+    let cfg = b
+        .call(RemotingCommand::request(RequestCode::GET_BROKER_CONFIG))
+        .await;
     assert!(cfg.ext("version").is_some());
     assert!(String::from_utf8_lossy(&cfg.body).contains("brokerName=broker-a\n"));
 
-    let rt = b.call(RemotingCommand::request(RequestCode::GET_BROKER_RUNTIME_INFO)).await;
+    let rt = b
+        .call(RemotingCommand::request(RequestCode::GET_BROKER_RUNTIME_INFO))
+        .await;
     let kv = KvTable::decode(&rt.body).unwrap();
-    for key in ["brokerVersionDesc", "putTps", "getTransferedTps", "earliestMessageTimeStamp", "commitLogDiskRatio",
-        "msgPutTotalTodayNow", "sendThreadPoolQueueSize", "pageCacheLockTimeMills"] {
+    for key in [
+        "brokerVersionDesc",
+        "putTps",
+        "getTransferedTps",
+        "earliestMessageTimeStamp",
+        "commitLogDiskRatio",
+        "msgPutTotalTodayNow",
+        "sendThreadPoolQueueSize",
+        "pageCacheLockTimeMills",
+    ] {
         assert!(kv.get(key).is_some(), "runtime info lacks {key}");
     }
     assert_eq!(kv.get("putTps").unwrap().split(' ').count(), 3);
@@ -171,7 +212,11 @@ async fn admin_topic_requests() {
     let r = b.call(pull_request("cg", "Adm", 1, 0, Some("*"), 0, 0)).await;
     assert_eq!(r.code, ResponseCode::TOPIC_NOT_EXIST.code());
 
-    for code in [RequestCode::GET_ALL_CONSUMER_OFFSET, RequestCode::GET_ALL_DELAY_OFFSET, RequestCode::GET_ALL_SUBSCRIPTIONGROUP_CONFIG] {
+    for code in [
+        RequestCode::GET_ALL_CONSUMER_OFFSET,
+        RequestCode::GET_ALL_DELAY_OFFSET,
+        RequestCode::GET_ALL_SUBSCRIPTIONGROUP_CONFIG,
+    ] {
         let r = b.call(RemotingCommand::request(code)).await;
         assert_eq!(r.code, 0);
         assert!(from_fastjson::<serde_json::Value>(&r.body).is_ok());
@@ -190,23 +235,46 @@ async fn groups_membership_notifications_and_locks() {
         seen.lock().unwrap().push(req.code);
         None
     }));
-    assert_eq!(c1.invoke(&b.addr, heartbeat("10.0.0.1@a", "cg", "T", "*", 1), TIMEOUT).await.unwrap().code, 0);
+    assert_eq!(
+        c1.invoke(&b.addr, heartbeat("10.0.0.1@a", "cg", "T", "*", 1), TIMEOUT)
+            .await
+            .unwrap()
+            .code,
+        0
+    );
     let c2 = RemotingClient::default();
-    assert_eq!(c2.invoke(&b.addr, heartbeat("10.0.0.2@b", "cg", "T", "*", 1), TIMEOUT).await.unwrap().code, 0);
+    assert_eq!(
+        c2.invoke(&b.addr, heartbeat("10.0.0.2@b", "cg", "T", "*", 1), TIMEOUT)
+            .await
+            .unwrap()
+            .code,
+        0
+    );
     wait_for(Duration::from_secs(5), || async {
-        pushed.lock().unwrap().contains(&RequestCode::NOTIFY_CONSUMER_IDS_CHANGED.code()).then_some(())
+        pushed
+            .lock()
+            .unwrap()
+            .contains(&RequestCode::NOTIFY_CONSUMER_IDS_CHANGED.code())
+            .then_some(())
     })
     .await;
 
     let list = RemotingCommand::request_with(
         RequestCode::GET_CONSUMER_LIST_BY_GROUP,
-        &GetConsumerListByGroupRequestHeader { consumer_group: "cg".into() },
+        &GetConsumerListByGroupRequestHeader {
+            consumer_group: "cg".into(),
+        },
     );
     let ids = ConsumerIdList::decode(&b.call(list.clone()).await.body).unwrap();
-    assert_eq!(ids.consumer_id_list, vec!["10.0.0.1@a".to_string(), "10.0.0.2@b".to_string()]);
+    assert_eq!(
+        ids.consumer_id_list,
+        vec!["10.0.0.1@a".to_string(), "10.0.0.2@b".to_string()]
+    );
     let conns = RemotingCommand::request_with(
         RequestCode::GET_CONSUMER_CONNECTION_LIST,
-        &GetConsumerConnectionListRequestHeader { consumer_group: "cg".into() },
+        &GetConsumerConnectionListRequestHeader {
+            consumer_group: "cg".into(),
+        },
     );
     let cc = ConsumerConnection::decode(&b.call(conns).await.body).unwrap();
     assert_eq!(cc.connection_set.len(), 2);

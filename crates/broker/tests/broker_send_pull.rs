@@ -13,7 +13,9 @@ use rmq_remoting::{RemotingCommand, RequestCode, ResponseCode};
 #[tokio::test]
 async fn send_then_pull_returns_the_stored_record() {
     let b = TestBroker::start().await;
-    let resp = b.call(send_request("TopicA", 1, b"hello", &tag_props("TagA"))).await;
+    let resp = b
+        .call(send_request("TopicA", 1, b"hello", &tag_props("TagA")))
+        .await;
     assert_eq!(resp.code, 0, "{resp:?}");
     assert_eq!(resp.ext("queueId"), Some("1"));
     assert_eq!(resp.ext("queueOffset"), Some("0"));
@@ -24,7 +26,9 @@ async fn send_then_pull_returns_the_stored_record() {
     let (host, phys) = id::decode_offset_msg_id(&msg_id).unwrap();
     assert_eq!(host, b.broker().addr());
 
-    let second = b.call(send_request("TopicA", 1, b"world", &tag_props("TagB"))).await;
+    let second = b
+        .call(send_request("TopicA", 1, b"world", &tag_props("TagB")))
+        .await;
     assert_eq!(second.ext("queueOffset"), Some("1"));
 
     let pulled = b.call(pull_request("g1", "TopicA", 1, 0, Some("*"), 0, 0)).await;
@@ -44,19 +48,29 @@ async fn send_then_pull_returns_the_stored_record() {
     assert_eq!(recs[0].store_host, b.broker().addr());
 
     // Tag filtering: only TagB matches; a filter matching nothing says retry immediately.
-    let only_b = b.call(pull_request("g1", "TopicA", 1, 0, Some("TagB"), 0, 0)).await;
+    let only_b = b
+        .call(pull_request("g1", "TopicA", 1, 0, Some("TagB"), 0, 0))
+        .await;
     assert_eq!(records(&only_b).len(), 1);
     assert_eq!(records(&only_b)[0].tags(), Some("TagB"));
-    let none = b.call(pull_request("g1", "TopicA", 1, 0, Some("TagZ"), 0, 0)).await;
+    let none = b
+        .call(pull_request("g1", "TopicA", 1, 0, Some("TagZ"), 0, 0))
+        .await;
     assert_eq!(none.code, ResponseCode::PULL_RETRY_IMMEDIATELY.code());
     assert_eq!(ext_i64(&none, "nextBeginOffset"), 2);
 
     // VIEW_MESSAGE_BY_ID returns the raw record.
-    let view = RemotingCommand::request_with(RequestCode::VIEW_MESSAGE_BY_ID, &ViewMessageRequestHeader { offset: phys });
+    let view = RemotingCommand::request_with(
+        RequestCode::VIEW_MESSAGE_BY_ID,
+        &ViewMessageRequestHeader { offset: phys },
+    );
     let viewed = b.call(view).await;
     let (rec, _) = MessageRecord::decode_bytes(&viewed.body, true).unwrap();
     assert_eq!(&rec.body[..], b"hello");
-    let bad = RemotingCommand::request_with(RequestCode::VIEW_MESSAGE_BY_ID, &ViewMessageRequestHeader { offset: 999_999 });
+    let bad = RemotingCommand::request_with(
+        RequestCode::VIEW_MESSAGE_BY_ID,
+        &ViewMessageRequestHeader { offset: 999_999 },
+    );
     assert_eq!(b.call(bad).await.code, ResponseCode::SYSTEM_ERROR.code());
     b.stop().await;
 }
@@ -97,8 +111,16 @@ async fn send_validation_codes() {
     let b = TestBroker::start_with(|c| c.max_message_size = 1024).await;
     let bad_topic = b.call(send_request("bad topic!", 0, b"x", "")).await;
     assert_eq!(bad_topic.code, ResponseCode::SYSTEM_ERROR.code());
-    assert!(bad_topic.remark.as_deref().unwrap().contains("illegal characters"));
-    assert_eq!(bad_topic.ext("MSG_REGION"), Some("DefaultRegion"), "every send reply has MSG_REGION");
+    assert!(bad_topic
+        .remark
+        .as_deref()
+        .unwrap()
+        .contains("illegal characters"));
+    assert_eq!(
+        bad_topic.ext("MSG_REGION"),
+        Some("DefaultRegion"),
+        "every send reply has MSG_REGION"
+    );
     let long = b.call(send_request(&"t".repeat(128), 0, b"x", "")).await;
     assert_eq!(long.code, ResponseCode::SYSTEM_ERROR.code());
     let sched = b.call(send_request("SCHEDULE_TOPIC_XXXX", 0, b"x", "")).await;
@@ -127,7 +149,10 @@ async fn send_validation_codes() {
     let r = b.call(RemotingCommand::raw_request(9999)).await;
     assert_eq!(r.code, ResponseCode::REQUEST_CODE_NOT_SUPPORTED.code());
     // Write permission off.
-    b.broker().state().permission.store(4, std::sync::atomic::Ordering::Relaxed);
+    b.broker()
+        .state()
+        .permission
+        .store(4, std::sync::atomic::Ordering::Relaxed);
     let r = b.call(send_request("T", 0, b"x", "")).await;
     assert_eq!(r.code, ResponseCode::NO_PERMISSION.code());
     b.stop().await;
@@ -138,7 +163,10 @@ async fn no_auto_create_means_topic_not_exist_and_slave_refuses_sends() {
     let b = TestBroker::start_with(|c| c.auto_create_topic_enable = false).await;
     let r = b.call(send_request("Fresh", 0, b"x", "")).await;
     assert_eq!(r.code, ResponseCode::TOPIC_NOT_EXIST.code());
-    assert!(r.remark.unwrap().starts_with("topic[Fresh] not exist, apply first please!"));
+    assert!(r
+        .remark
+        .unwrap()
+        .starts_with("topic[Fresh] not exist, apply first please!"));
     b.stop().await;
 
     let slave = TestBroker::start_with(|c| {
@@ -155,7 +183,11 @@ async fn no_auto_create_means_topic_not_exist_and_slave_refuses_sends() {
 async fn batch_send_stores_each_member_with_batch_properties() {
     let b = TestBroker::start().await;
     let items: Vec<BatchItem> = (0..3)
-        .map(|i| BatchItem { flag: i, body: Bytes::from(format!("m{i}")), properties: format!("KEYS\u{1}k{i}") })
+        .map(|i| BatchItem {
+            flag: i,
+            body: Bytes::from(format!("m{i}")),
+            properties: format!("KEYS\u{1}k{i}"),
+        })
         .collect();
     let mut req = send_request("Batchy", 2, b"", "WAIT\u{1}true");
     req.code = RequestCode::SEND_BATCH_MESSAGE.code();
@@ -176,7 +208,11 @@ async fn batch_send_stores_each_member_with_batch_properties() {
     }
     let max = RemotingCommand::request_with(
         RequestCode::GET_MAX_OFFSET,
-        &GetMaxOffsetRequestHeader { topic: "Batchy".into(), queue_id: 2, bname: None },
+        &GetMaxOffsetRequestHeader {
+            topic: "Batchy".into(),
+            queue_id: 2,
+            bname: None,
+        },
     );
     assert_eq!(ext_i64(&b.call(max).await, "offset"), 3);
     // A malformed batch body is refused, not a crash.
@@ -191,8 +227,14 @@ async fn rocketmq_binary_header_gets_a_reply_in_kind() {
     use rmq_remoting::net::{ClientConfig, RemotingClient};
     use rmq_remoting::SerializeType;
     let b = TestBroker::start().await;
-    let client = RemotingClient::new(ClientConfig { serialize_type: SerializeType::RocketMq, ..Default::default() });
-    let r = client.invoke(&b.addr, send_request("Bin", 0, b"x", ""), TIMEOUT).await.unwrap();
+    let client = RemotingClient::new(ClientConfig {
+        serialize_type: SerializeType::RocketMq,
+        ..Default::default()
+    });
+    let r = client
+        .invoke(&b.addr, send_request("Bin", 0, b"x", ""), TIMEOUT)
+        .await
+        .unwrap();
     assert_eq!(r.code, 0);
     assert_eq!(r.serialize_type, SerializeType::RocketMq);
     assert_eq!(r.ext("queueOffset"), Some("0"));

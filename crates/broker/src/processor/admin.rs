@@ -8,8 +8,8 @@
 use std::sync::Arc;
 
 use rmq_remoting::body::{
-    Connection as ConnectionInfo, ConsumerConnection, JsonBody, KvTable, MessageQueue, MqMap, SubscriptionData,
-    TopicConfig, TopicFilterType,
+    Connection as ConnectionInfo, ConsumerConnection, JsonBody, KvTable, MessageQueue, MqMap,
+    SubscriptionData, TopicConfig, TopicFilterType,
 };
 use rmq_remoting::headers::admin::{
     CreateTopicRequestHeader, DeleteTopicInBrokerRequestHeader, GetConsumeStatsRequestHeader,
@@ -61,25 +61,39 @@ pub async fn handle(
         RequestCode::GET_ALL_TOPIC_CONFIG => ok().with_body(state.topics.wrapper().encode()),
         RequestCode::GET_BROKER_CONFIG => {
             let version = format!(r#"{{"counter":0,"timestamp":{}}}"#, state.start_ms);
-            ok().with_ext("version", version).with_body(state.config.to_properties().into_bytes())
+            ok().with_ext("version", version)
+                .with_body(state.config.to_properties().into_bytes())
         }
         RequestCode::GET_BROKER_RUNTIME_INFO => ok().with_body(runtime_info(state).encode()),
         RequestCode::GET_TOPIC_STATS_INFO => {
             let h: GetTopicStatsInfoRequestHeader = req.decode_header()?;
             let Some(info) = state.topics.get(&h.topic) else {
-                return Ok(req.reply(ResponseCode::TOPIC_NOT_EXIST, Some(format!("topic[{}] not exist", h.topic))));
+                return Ok(req.reply(
+                    ResponseCode::TOPIC_NOT_EXIST,
+                    Some(format!("topic[{}] not exist", h.topic)),
+                ));
             };
             let table: MqMap<TopicOffset> = (0..info.write_queue_nums)
                 .map(|q| {
                     let max = state.store.max_offset(&h.topic, q) as i64;
                     let last = if max > 0 {
-                        state.store.message_store_time(&h.topic, q, (max - 1) as u64).unwrap_or(0)
+                        state
+                            .store
+                            .message_store_time(&h.topic, q, (max - 1) as u64)
+                            .unwrap_or(0)
                     } else {
                         0
                     };
                     let min = state.store.min_offset(&h.topic, q) as i64;
                     let mq = MessageQueue::new(h.topic.clone(), state.config.broker_name.clone(), q);
-                    (mq, TopicOffset { last_update_timestamp: last, max_offset: max, min_offset: min })
+                    (
+                        mq,
+                        TopicOffset {
+                            last_update_timestamp: last,
+                            max_offset: max,
+                            min_offset: min,
+                        },
+                    )
                 })
                 .collect();
             ok().with_body(format!(r#"{{"offsetTable":{}}}"#, table.to_fastjson()).into_bytes())
@@ -92,22 +106,48 @@ pub async fn handle(
             };
             let mut table = MqMap::<OffsetWrapper>::default();
             for topic in topics {
-                let Some(info) = state.topics.get(&topic) else { continue };
+                let Some(info) = state.topics.get(&topic) else {
+                    continue;
+                };
                 for q in 0..info.read_queue_nums {
                     let broker_offset = state.store.max_offset(&topic, q) as i64;
-                    let consumer_offset = state.offsets.query(&h.consumer_group, &topic, q).unwrap_or(0).max(0);
+                    let consumer_offset = state
+                        .offsets
+                        .query(&h.consumer_group, &topic, q)
+                        .unwrap_or(0)
+                        .max(0);
                     let last_timestamp = if consumer_offset > 0 {
-                        state.store.message_store_time(&topic, q, (consumer_offset - 1) as u64).unwrap_or(0)
+                        state
+                            .store
+                            .message_store_time(&topic, q, (consumer_offset - 1) as u64)
+                            .unwrap_or(0)
                     } else {
                         0
                     };
                     let mq = MessageQueue::new(topic.clone(), state.config.broker_name.clone(), q);
-                    table.insert(mq, OffsetWrapper { broker_offset, consumer_offset, last_timestamp });
+                    table.insert(
+                        mq,
+                        OffsetWrapper {
+                            broker_offset,
+                            consumer_offset,
+                            last_timestamp,
+                        },
+                    );
                 }
             }
             let (_, get_tps) = state.stats.tps_strings();
-            let tps = get_tps.split(' ').next().and_then(|t| t.parse::<f64>().ok()).unwrap_or(0.0);
-            ok().with_body(format!(r#"{{"consumeTps":{tps:.1},"offsetTable":{}}}"#, table.to_fastjson()).into_bytes())
+            let tps = get_tps
+                .split(' ')
+                .next()
+                .and_then(|t| t.parse::<f64>().ok())
+                .unwrap_or(0.0);
+            ok().with_body(
+                format!(
+                    r#"{{"consumeTps":{tps:.1},"offsetTable":{}}}"#,
+                    table.to_fastjson()
+                )
+                .into_bytes(),
+            )
         }
         RequestCode::GET_CONSUMER_CONNECTION_LIST => {
             let h: GetConsumerConnectionListRequestHeader = req.decode_header()?;
@@ -134,7 +174,12 @@ pub async fn handle(
                         subscription_table: info
                             .subscriptions
                             .values()
-                            .map(|s| (s.topic.clone(), SubscriptionData::tag(&s.topic, &s.sub_string, s.sub_version)))
+                            .map(|s| {
+                                (
+                                    s.topic.clone(),
+                                    SubscriptionData::tag(&s.topic, &s.sub_string, s.sub_version),
+                                )
+                            })
                             .collect(),
                     };
                     ok().with_body(body.encode())
@@ -164,7 +209,10 @@ fn check_admin_topic(state: &BrokerState, req: &RemotingCommand, topic: &str) ->
     None
 }
 
-async fn create_topic(state: &Arc<BrokerState>, req: &RemotingCommand) -> Result<RemotingCommand, HandlerError> {
+async fn create_topic(
+    state: &Arc<BrokerState>,
+    req: &RemotingCommand,
+) -> Result<RemotingCommand, HandlerError> {
     let h: CreateTopicRequestHeader = req.decode_header()?;
     if let Some(rejection) = check_admin_topic(state, req, &h.topic) {
         return Ok(rejection);
@@ -172,7 +220,10 @@ async fn create_topic(state: &Arc<BrokerState>, req: &RemotingCommand) -> Result
     if !(1..=1024).contains(&h.read_queue_nums) || !(1..=1024).contains(&h.write_queue_nums) {
         return Ok(req.reply(
             ResponseCode::SYSTEM_ERROR,
-            Some(format!("queue numbers must be within [1, 1024], got read {} write {}", h.read_queue_nums, h.write_queue_nums)),
+            Some(format!(
+                "queue numbers must be within [1, 1024], got read {} write {}",
+                h.read_queue_nums, h.write_queue_nums
+            )),
         ));
     }
     let tc = TopicConfig {
@@ -192,7 +243,10 @@ async fn create_topic(state: &Arc<BrokerState>, req: &RemotingCommand) -> Result
     Ok(req.reply(ResponseCode::SUCCESS, None))
 }
 
-async fn delete_topic(state: &Arc<BrokerState>, req: &RemotingCommand) -> Result<RemotingCommand, HandlerError> {
+async fn delete_topic(
+    state: &Arc<BrokerState>,
+    req: &RemotingCommand,
+) -> Result<RemotingCommand, HandlerError> {
     let h: DeleteTopicInBrokerRequestHeader = req.decode_header()?;
     if let Some(rejection) = check_admin_topic(state, req, &h.topic) {
         return Ok(rejection);
@@ -207,8 +261,14 @@ async fn delete_topic(state: &Arc<BrokerState>, req: &RemotingCommand) -> Result
     let deleted = tokio::task::spawn_blocking(move || store.delete_topic(&topic)).await;
     match deleted {
         Ok(Ok(_)) => Ok(req.reply(ResponseCode::SUCCESS, None)),
-        Ok(Err(e)) => Ok(req.reply(ResponseCode::SYSTEM_ERROR, Some(format!("delete topic files failed: {e}")))),
-        Err(e) => Ok(req.reply(ResponseCode::SYSTEM_ERROR, Some(format!("delete topic failed: {e} {FAQ_URL}")))),
+        Ok(Err(e)) => Ok(req.reply(
+            ResponseCode::SYSTEM_ERROR,
+            Some(format!("delete topic files failed: {e}")),
+        )),
+        Err(e) => Ok(req.reply(
+            ResponseCode::SYSTEM_ERROR,
+            Some(format!("delete topic failed: {e} {FAQ_URL}")),
+        )),
     }
 }
 
@@ -216,7 +276,12 @@ async fn delete_topic(state: &Arc<BrokerState>, req: &RemotingCommand) -> Result
 fn runtime_info(state: &BrokerState) -> KvTable {
     let store = &state.store;
     let (put_tps, get_tps) = state.stats.tps_strings();
-    let (today, yesterday) = state.stats.window.lock().map(|w| w.mornings()).unwrap_or_default();
+    let (today, yesterday) = state
+        .stats
+        .window
+        .lock()
+        .map(|w| w.mornings())
+        .unwrap_or_default();
     let put_total = state.stats.put_msgs.load(std::sync::atomic::Ordering::Relaxed);
     let get_total = state.stats.get_msgs.load(std::sync::atomic::Ordering::Relaxed);
     let max_phys = store.max_physical_offset();
@@ -241,8 +306,14 @@ fn runtime_info(state: &BrokerState) -> KvTable {
         ("commitLogDiskRatio", format!("{:.4}", store.disk_used_ratio())),
         ("commitLogMinOffset", store.commit_log_min_offset().to_string()),
         ("commitLogMaxOffset", max_phys.to_string()),
-        ("dispatchBehindBytes", max_phys.saturating_sub(store.dispatched_offset()).to_string()),
-        ("remainHowManyDataToFlush", max_phys.saturating_sub(store.flushed_offset()).to_string()),
+        (
+            "dispatchBehindBytes",
+            max_phys.saturating_sub(store.dispatched_offset()).to_string(),
+        ),
+        (
+            "remainHowManyDataToFlush",
+            max_phys.saturating_sub(store.flushed_offset()).to_string(),
+        ),
         ("msgPutTotalTodayNow", put_total.to_string()),
         ("msgGetTotalTodayNow", get_total.to_string()),
         ("msgPutTotalTodayMorning", today.0.to_string()),
@@ -251,12 +322,22 @@ fn runtime_info(state: &BrokerState) -> KvTable {
         ("msgGetTotalYesterdayMorning", yesterday.1.to_string()),
         ("startAcceptSendRequestTimeStamp", state.start_ms.to_string()),
         ("bootTimestamp", state.start_ms.to_string()),
-        ("runtime", format!("[ {} seconds ]", (now_ms() - state.start_ms) / 1000)),
+        (
+            "runtime",
+            format!("[ {} seconds ]", (now_ms() - state.start_ms) / 1000),
+        ),
         ("brokerRole", state.config.broker_role.name().to_string()),
         ("heldPulls", state.held.held().to_string()),
     ];
     kv.sort_by(|a, b| a.0.cmp(b.0));
     // HA (replication): master offset, each slave's acked offset and lag / the slave's progress.
-    let ha = state.replication.get().map(|r| r.runtime_info()).unwrap_or_default();
-    kv.into_iter().map(|(k, v)| (k.to_string(), v)).chain(ha).collect()
+    let ha = state
+        .replication
+        .get()
+        .map(|r| r.runtime_info())
+        .unwrap_or_default();
+    kv.into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .chain(ha)
+        .collect()
 }

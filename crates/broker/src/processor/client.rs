@@ -23,10 +23,16 @@ use crate::topics::{perm, RETRY_PREFIX};
 /// Sends NOTIFY_CONSUMER_IDS_CHANGED (one-way) to each channel of a group whose config allows it.
 pub fn notify(state: &BrokerState, note: Notification) {
     let (group, conns) = note;
-    if state.groups.get(&group).is_some_and(|g| !g.notify_consumer_ids_changed_enable) {
+    if state
+        .groups
+        .get(&group)
+        .is_some_and(|g| !g.notify_consumer_ids_changed_enable)
+    {
         return;
     }
-    let header = NotifyConsumerIdsChangedRequestHeader { consumer_group: group };
+    let header = NotifyConsumerIdsChangedRequestHeader {
+        consumer_group: group,
+    };
     for conn in conns {
         let request = RemotingCommand::request_with(RequestCode::NOTIFY_CONSUMER_IDS_CHANGED, &header);
         if !conn.send_oneway(request) {
@@ -36,7 +42,10 @@ pub fn notify(state: &BrokerState, note: Notification) {
 }
 
 fn bad_body(req: &RemotingCommand, what: &str, e: impl std::fmt::Display) -> RemotingCommand {
-    req.reply(ResponseCode::SYSTEM_ERROR, Some(format!("the {what} body is malformed: {e}")))
+    req.reply(
+        ResponseCode::SYSTEM_ERROR,
+        Some(format!("the {what} body is malformed: {e}")),
+    )
 }
 
 /// Handles the client family.
@@ -64,21 +73,32 @@ pub async fn handle(
             let h: GetConsumerListByGroupRequestHeader = req.decode_header()?;
             let ids = state.clients.consumer_ids(&h.consumer_group);
             if ids.is_empty() {
-                req.reply(ResponseCode::SYSTEM_ERROR, Some(format!("no consumer for this group, {}", h.consumer_group)))
+                req.reply(
+                    ResponseCode::SYSTEM_ERROR,
+                    Some(format!("no consumer for this group, {}", h.consumer_group)),
+                )
             } else {
-                req.reply(ResponseCode::SUCCESS, None).with_body(ConsumerIdList { consumer_id_list: ids }.encode())
+                req.reply(ResponseCode::SUCCESS, None).with_body(
+                    ConsumerIdList {
+                        consumer_id_list: ids,
+                    }
+                    .encode(),
+                )
             }
         }
         RequestCode::LOCK_BATCH_MQ => match LockBatchRequestBody::decode(&req.body) {
             Err(e) => bad_body(&req, "LOCK_BATCH_MQ", e),
             Ok(body) => {
                 let keys: Vec<QueueKey> = body.mq_set.iter().map(key).collect();
-                let granted = state.locks.lock(&body.consumer_group, &body.client_id, &keys, now_ms());
+                let granted = state
+                    .locks
+                    .lock(&body.consumer_group, &body.client_id, &keys, now_ms());
                 let lock_ok_mq_set = granted
                     .into_iter()
                     .map(|k| MessageQueue::new(k.topic, k.broker_name, k.queue_id))
                     .collect();
-                req.reply(ResponseCode::SUCCESS, None).with_body(LockBatchResponseBody { lock_ok_mq_set }.encode())
+                req.reply(ResponseCode::SUCCESS, None)
+                    .with_body(LockBatchResponseBody { lock_ok_mq_set }.encode())
             }
         },
         RequestCode::UNLOCK_BATCH_MQ => match UnlockBatchRequestBody::decode(&req.body) {
@@ -97,7 +117,11 @@ pub async fn handle(
 }
 
 fn key(mq: &MessageQueue) -> QueueKey {
-    QueueKey { topic: mq.topic.clone(), broker_name: mq.broker_name.clone(), queue_id: mq.queue_id }
+    QueueKey {
+        topic: mq.topic.clone(),
+        broker_name: mq.broker_name.clone(),
+        queue_id: mq.queue_id,
+    }
 }
 
 async fn heartbeat(state: &Arc<BrokerState>, conn: &Connection, req: &RemotingCommand) -> RemotingCommand {
@@ -117,8 +141,12 @@ async fn heartbeat(state: &Arc<BrokerState>, conn: &Connection, req: &RemotingCo
     for consumer in data.consumer_data_set {
         if let Some(group_cfg) = state.groups.find_or_create(&consumer.group_name, now) {
             let retry = format!("{RETRY_PREFIX}{}", consumer.group_name);
-            let (_, created) =
-                state.topics.get_or_create(&retry, group_cfg.retry_queue_nums.max(1), perm::READ | perm::WRITE, now);
+            let (_, created) = state.topics.get_or_create(
+                &retry,
+                group_cfg.retry_queue_nums.max(1),
+                perm::READ | perm::WRITE,
+                now,
+            );
             topics_created |= created;
         }
         let decl = ConsumerDeclaration {
@@ -131,13 +159,18 @@ async fn heartbeat(state: &Arc<BrokerState>, conn: &Connection, req: &RemotingCo
                 .map(|s| Subscription::new(&s.topic, &s.sub_string, s.sub_version, &s.expression_type))
                 .collect(),
         };
-        if let Some(note) = state.clients.register_consumer(&consumer.group_name, channel.clone(), decl) {
+        if let Some(note) = state
+            .clients
+            .register_consumer(&consumer.group_name, channel.clone(), decl)
+        {
             tracing::info!(group = %note.0, members = note.1.len(), "consumer group changed");
             notify(state, note);
         }
     }
     for producer in data.producer_data_set {
-        state.clients.register_producer(&producer.group_name, channel.clone());
+        state
+            .clients
+            .register_producer(&producer.group_name, channel.clone());
     }
     if topics_created {
         persist_topics(state).await;

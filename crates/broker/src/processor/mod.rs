@@ -33,12 +33,18 @@ impl BrokerHandler {
 }
 
 impl RequestHandler for BrokerHandler {
-    async fn handle(&self, conn: &Connection, req: RemotingCommand) -> Result<Option<RemotingCommand>, HandlerError> {
+    async fn handle(
+        &self,
+        conn: &Connection,
+        req: RemotingCommand,
+    ) -> Result<Option<RemotingCommand>, HandlerError> {
         let state = &self.state;
         let code = req.request_code().map_err(HandlerError::NotSupported)?;
         use RequestCode as C;
         match code {
-            C::SEND_MESSAGE | C::SEND_MESSAGE_V2 | C::SEND_BATCH_MESSAGE => send::handle(state, conn, req).await,
+            C::SEND_MESSAGE | C::SEND_MESSAGE_V2 | C::SEND_BATCH_MESSAGE => {
+                send::handle(state, conn, req).await
+            }
             C::PULL_MESSAGE => pull::handle(state, conn, req).await,
             C::QUERY_CONSUMER_OFFSET
             | C::UPDATE_CONSUMER_OFFSET

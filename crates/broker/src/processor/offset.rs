@@ -14,7 +14,11 @@ use rmq_remoting::{RemotingCommand, RequestCode, ResponseCode};
 use crate::state::BrokerState;
 
 /// Handles the offset family; `code` is one of its request codes.
-pub fn handle(state: &Arc<BrokerState>, code: RequestCode, req: RemotingCommand) -> Result<RemotingCommand, HandlerError> {
+pub fn handle(
+    state: &Arc<BrokerState>,
+    code: RequestCode,
+    req: RemotingCommand,
+) -> Result<RemotingCommand, HandlerError> {
     let store = &state.store;
     let ok = |key: &str, value: i64| req.reply(ResponseCode::SUCCESS, None).with_ext(key, value);
     Ok(match code {
@@ -34,7 +38,9 @@ pub fn handle(state: &Arc<BrokerState>, code: RequestCode, req: RemotingCommand)
         RequestCode::UPDATE_CONSUMER_OFFSET => {
             let h: UpdateConsumerOffsetRequestHeader = req.decode_header()?;
             if !state.is_slave() {
-                state.offsets.commit(&h.consumer_group, &h.topic, h.queue_id, h.commit_offset);
+                state
+                    .offsets
+                    .commit(&h.consumer_group, &h.topic, h.queue_id, h.commit_offset);
             }
             req.reply(ResponseCode::SUCCESS, None)
         }
@@ -48,15 +54,24 @@ pub fn handle(state: &Arc<BrokerState>, code: RequestCode, req: RemotingCommand)
         }
         RequestCode::SEARCH_OFFSET_BY_TIMESTAMP => {
             let h: SearchOffsetRequestHeader = req.decode_header()?;
-            ok("offset", store.offset_by_timestamp(&h.topic, h.queue_id, h.timestamp) as i64)
+            ok(
+                "offset",
+                store.offset_by_timestamp(&h.topic, h.queue_id, h.timestamp) as i64,
+            )
         }
         RequestCode::GET_EARLIEST_MSG_STORETIME => {
             let h: GetEarliestMsgStoretimeRequestHeader = req.decode_header()?;
-            ok("timestamp", store.earliest_store_time(&h.topic, h.queue_id).unwrap_or(0))
+            ok(
+                "timestamp",
+                store.earliest_store_time(&h.topic, h.queue_id).unwrap_or(0),
+            )
         }
         RequestCode::VIEW_MESSAGE_BY_ID => {
             let h: ViewMessageRequestHeader = req.decode_header()?;
-            match (h.offset >= 0).then(|| store.read_record(h.offset as u64)).flatten() {
+            match (h.offset >= 0)
+                .then(|| store.read_record(h.offset as u64))
+                .flatten()
+            {
                 Some(record) => req.reply(ResponseCode::SUCCESS, None).with_body(record),
                 None => req.reply(
                     ResponseCode::SYSTEM_ERROR,

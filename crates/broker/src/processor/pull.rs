@@ -75,13 +75,31 @@ pub async fn handle(
 }
 
 /// A pull without suspension never asks to hold; answer PULL_NOT_FOUND should it happen.
-fn unreachable_hold(state: &BrokerState, req: &RemotingCommand, h: &PullMessageRequestHeader) -> RemotingCommand {
+fn unreachable_hold(
+    state: &BrokerState,
+    req: &RemotingCommand,
+    h: &PullMessageRequestHeader,
+) -> RemotingCommand {
     let max = state.store.max_offset(&h.topic, h.queue_id) as i64;
     let min = state.store.min_offset(&h.topic, h.queue_id) as i64;
-    pull_reply(req, ResponseCode::PULL_NOT_FOUND, "OFFSET_OVERFLOW_ONE", h.queue_offset, min, max)
+    pull_reply(
+        req,
+        ResponseCode::PULL_NOT_FOUND,
+        "OFFSET_OVERFLOW_ONE",
+        h.queue_offset,
+        min,
+        max,
+    )
 }
 
-fn pull_reply(req: &RemotingCommand, code: ResponseCode, remark: &str, next: i64, min: i64, max: i64) -> RemotingCommand {
+fn pull_reply(
+    req: &RemotingCommand,
+    code: ResponseCode,
+    remark: &str,
+    next: i64,
+    min: i64,
+    max: i64,
+) -> RemotingCommand {
     req.reply(code, Some(remark.to_string()))
         .with_ext("suggestWhichBrokerId", 0)
         .with_ext("nextBeginOffset", next)
@@ -94,43 +112,49 @@ fn subscription(
     state: &BrokerState,
     req: &RemotingCommand,
     h: &PullMessageRequestHeader,
-) -> Result<Arc<Subscription>, RemotingCommand> {
+) -> Result<Arc<Subscription>, Box<RemotingCommand>> {
     if h.has_subscription() {
         let expr = h.subscription.as_deref().unwrap_or("*");
         let kind = h.expression_type.as_deref().unwrap_or("TAG");
         if !kind.eq_ignore_ascii_case("TAG") {
-            return Err(req.reply(
+            return Err(Box::new(req.reply(
                 ResponseCode::SUBSCRIPTION_PARSE_FAILED,
                 Some(format!("parse the consumer's subscription[{expr}] failed, group: {}: only TAG expressions are supported", h.consumer_group)),
-            ));
+            )));
         }
         return Ok(Arc::new(Subscription::new(&h.topic, expr, h.sub_version, kind)));
     }
     let Some(group) = state.clients.consumer_group(&h.consumer_group) else {
-        return Err(req.reply(
+        return Err(Box::new(req.reply(
             ResponseCode::SUBSCRIPTION_NOT_EXIST,
             Some(format!("the consumer's group info not exist {FAQ_URL}")),
-        ));
+        )));
     };
     if group.message_model == MessageModel::BROADCASTING
-        && state.groups.get(&h.consumer_group).is_some_and(|g| !g.consume_broadcast_enable)
+        && state
+            .groups
+            .get(&h.consumer_group)
+            .is_some_and(|g| !g.consume_broadcast_enable)
     {
-        return Err(req.reply(
+        return Err(Box::new(req.reply(
             ResponseCode::NO_PERMISSION,
-            Some(format!("the consumer group[{}] can not consume by broadcast way", h.consumer_group)),
-        ));
+            Some(format!(
+                "the consumer group[{}] can not consume by broadcast way",
+                h.consumer_group
+            )),
+        )));
     }
     let Some(sub) = group.subscriptions.get(&h.topic).cloned() else {
-        return Err(req.reply(
+        return Err(Box::new(req.reply(
             ResponseCode::SUBSCRIPTION_NOT_EXIST,
             Some(format!("the consumer's subscription not exist {FAQ_URL}")),
-        ));
+        )));
     };
     if sub.sub_version < h.sub_version {
-        return Err(req.reply(
+        return Err(Box::new(req.reply(
             ResponseCode::SUBSCRIPTION_NOT_LATEST,
             Some("the consumer's subscription not latest".to_string()),
-        ));
+        )));
     }
     Ok(sub)
 }
@@ -146,17 +170,26 @@ fn execute(
     if !perm::readable(state.permission()) {
         return fail(
             ResponseCode::NO_PERMISSION,
-            format!("the broker[{}] pulling message is forbidden", state.config.broker_ip1),
+            format!(
+                "the broker[{}] pulling message is forbidden",
+                state.config.broker_ip1
+            ),
         );
     }
     let Some(group) = state.groups.find_or_create(&h.consumer_group, now_ms()) else {
         return fail(
             ResponseCode::SUBSCRIPTION_GROUP_NOT_EXIST,
-            format!("subscription group [{}] does not exist, {FAQ_URL}", h.consumer_group),
+            format!(
+                "subscription group [{}] does not exist, {FAQ_URL}",
+                h.consumer_group
+            ),
         );
     };
     if !group.consume_enable {
-        return fail(ResponseCode::NO_PERMISSION, format!("subscription group no permission, {}", h.consumer_group));
+        return fail(
+            ResponseCode::NO_PERMISSION,
+            format!("subscription group no permission, {}", h.consumer_group),
+        );
     }
     let Some(topic) = state.topics.get(&h.topic) else {
         return fail(
@@ -165,7 +198,10 @@ fn execute(
         );
     };
     if !perm::readable(topic.perm) {
-        return fail(ResponseCode::NO_PERMISSION, format!("the topic[{}] pulling message is forbidden", h.topic));
+        return fail(
+            ResponseCode::NO_PERMISSION,
+            format!("the topic[{}] pulling message is forbidden", h.topic),
+        );
     }
     if h.queue_id < 0 || h.queue_id >= topic.read_queue_nums {
         return fail(
@@ -181,16 +217,25 @@ fn execute(
     }
     let sub = match subscription(state, req, h) {
         Ok(s) => s,
-        Err(r) => return Outcome::Reply(r),
+        Err(r) => return Outcome::Reply(*r),
     };
     if state.is_slave() && !state.config.slave_read_enable {
         let max = state.store.max_offset(&h.topic, h.queue_id) as i64;
         let min = state.store.min_offset(&h.topic, h.queue_id) as i64;
-        return Outcome::Reply(pull_reply(req, ResponseCode::PULL_RETRY_IMMEDIATELY, "slave read disabled", h.queue_offset, min, max));
+        return Outcome::Reply(pull_reply(
+            req,
+            ResponseCode::PULL_RETRY_IMMEDIATELY,
+            "slave read disabled",
+            h.queue_offset,
+            min,
+            max,
+        ));
     }
     let reply = read(state, req, h, &sub.filter);
     if allow_suspend && h.has_commit_offset() && !state.is_slave() {
-        state.offsets.commit(&h.consumer_group, &h.topic, h.queue_id, h.commit_offset);
+        state
+            .offsets
+            .commit(&h.consumer_group, &h.topic, h.queue_id, h.commit_offset);
     }
     if allow_suspend && h.has_suspend() && reply.code == ResponseCode::PULL_NOT_FOUND.code() {
         let hold = if state.config.long_polling_enable {
@@ -206,16 +251,27 @@ fn execute(
 }
 
 /// Reads from the store and maps the status (protocol.md §2.4 table).
-fn read(state: &BrokerState, req: &RemotingCommand, h: &PullMessageRequestHeader, filter: &TagFilter) -> RemotingCommand {
+fn read(
+    state: &BrokerState,
+    req: &RemotingCommand,
+    h: &PullMessageRequestHeader,
+    filter: &TagFilter,
+) -> RemotingCommand {
     let offset = h.queue_offset.max(0) as u64;
     let max_msgs = h.max_msg_nums.clamp(1, 1024) as usize;
-    let r = state.store.get_messages(&h.topic, h.queue_id, offset, max_msgs, &|code| filter.matches_code(code));
+    let r = state
+        .store
+        .get_messages(&h.topic, h.queue_id, offset, max_msgs, &|code| {
+            filter.matches_code(code)
+        });
     let (min, max) = (r.min_offset as i64, r.max_offset as i64);
     let next = r.next_begin_offset as i64;
     let slave = state.is_slave();
     let (code, next) = match r.status {
         GetStatus::Found => (ResponseCode::SUCCESS, next),
-        GetStatus::NoMatchedMessage | GetStatus::MessageWasRemoving => (ResponseCode::PULL_RETRY_IMMEDIATELY, next),
+        GetStatus::NoMatchedMessage | GetStatus::MessageWasRemoving => {
+            (ResponseCode::PULL_RETRY_IMMEDIATELY, next)
+        }
         GetStatus::NoMessageInQueue | GetStatus::NoMatchedLogicQueue => {
             if h.queue_offset != 0 {
                 (ResponseCode::PULL_OFFSET_MOVED, next)

@@ -32,32 +32,59 @@ pub async fn handle(state: &Arc<BrokerState>, req: RemotingCommand) -> Result<Re
     if state.is_slave() || !perm::writeable(state.permission()) {
         return fail(
             ResponseCode::NO_PERMISSION,
-            format!("the broker[{}] sending message is forbidden", state.config.broker_ip1),
+            format!(
+                "the broker[{}] sending message is forbidden",
+                state.config.broker_ip1
+            ),
         );
     }
     if group.retry_queue_nums <= 0 {
         return Ok(req.reply(ResponseCode::SUCCESS, None));
     }
-    let Some(bytes) = (h.offset >= 0).then(|| state.store.read_record(h.offset as u64)).flatten() else {
-        return fail(ResponseCode::SYSTEM_ERROR, format!("look message by offset failed, {}", h.offset));
+    let Some(bytes) = (h.offset >= 0)
+        .then(|| state.store.read_record(h.offset as u64))
+        .flatten()
+    else {
+        return fail(
+            ResponseCode::SYSTEM_ERROR,
+            format!("look message by offset failed, {}", h.offset),
+        );
     };
     let original = match MessageRecord::decode_bytes(&bytes, false) {
         Ok((r, _)) => r,
-        Err(e) => return fail(ResponseCode::SYSTEM_ERROR, format!("look message by offset failed, {}: {e}", h.offset)),
+        Err(e) => {
+            return fail(
+                ResponseCode::SYSTEM_ERROR,
+                format!("look message by offset failed, {}: {e}", h.offset),
+            )
+        }
     };
     let max_times = h.max_reconsume_times.unwrap_or(group.retry_max_times);
-    let target = retry_target(h.delay_level, original.reconsume_times, max_times, state.max_delay_level());
+    let target = retry_target(
+        h.delay_level,
+        original.reconsume_times,
+        max_times,
+        state.max_delay_level(),
+    );
     let (topic, queues) = match target {
         RetryTarget::DeadLetter => (format!("{DLQ_PREFIX}{}", h.group), 1),
-        RetryTarget::Retry { .. } => (format!("{RETRY_PREFIX}{}", h.group), group.retry_queue_nums.max(1)),
+        RetryTarget::Retry { .. } => (
+            format!("{RETRY_PREFIX}{}", h.group),
+            group.retry_queue_nums.max(1),
+        ),
     };
-    let (info, created) = state.topics.get_or_create(&topic, queues, perm::READ | perm::WRITE, now);
+    let (info, created) = state
+        .topics
+        .get_or_create(&topic, queues, perm::READ | perm::WRITE, now);
     if created {
         persist_topics(state).await;
         state.request_register();
     }
     if !perm::writeable(info.perm) {
-        return fail(ResponseCode::NO_PERMISSION, format!("the topic[{topic}] sending message is forbidden"));
+        return fail(
+            ResponseCode::NO_PERMISSION,
+            format!("the topic[{topic}] sending message is forbidden"),
+        );
     }
     let retry_topic = properties::find(&original.properties, keys::RETRY_TOPIC)
         .map(str::to_string)
@@ -71,7 +98,10 @@ pub async fn handle(state: &Arc<BrokerState>, req: RemotingCommand) -> Result<Re
     let props = rewrite_properties(
         &original.properties,
         &[keys::DELAY, keys::REAL_TOPIC, keys::REAL_QID],
-        &[(keys::RETRY_TOPIC, &retry_topic), (keys::ORIGIN_MESSAGE_ID, &origin_id)],
+        &[
+            (keys::RETRY_TOPIC, &retry_topic),
+            (keys::ORIGIN_MESSAGE_ID, &origin_id),
+        ],
     );
     let mut record = MessageRecord {
         topic,

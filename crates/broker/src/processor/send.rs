@@ -24,13 +24,25 @@ use crate::store::{FlushDiskType, StoreError};
 use crate::topics::{self, perm, TopicInfo, DLQ_PREFIX, RETRY_PREFIX, SCHEDULE_TOPIC};
 
 /// Topics producers may never send to directly.
-const NOT_ALLOWED_SEND: &[&str] =
-    &[SCHEDULE_TOPIC, "RMQ_SYS_TRANS_HALF_TOPIC", "RMQ_SYS_TRANS_OP_HALF_TOPIC", "TRANS_CHECK_MAX_TIME_TOPIC"];
+const NOT_ALLOWED_SEND: &[&str] = &[
+    SCHEDULE_TOPIC,
+    "RMQ_SYS_TRANS_HALF_TOPIC",
+    "RMQ_SYS_TRANS_OP_HALF_TOPIC",
+    "TRANS_CHECK_MAX_TIME_TOPIC",
+];
 
-fn reply(state: &BrokerState, req: &RemotingCommand, code: ResponseCode, remark: Option<String>) -> RemotingCommand {
+fn reply(
+    state: &BrokerState,
+    req: &RemotingCommand,
+    code: ResponseCode,
+    remark: Option<String>,
+) -> RemotingCommand {
     req.reply(code, remark)
         .with_ext(keys::MSG_REGION, &state.config.region_id)
-        .with_ext(keys::TRACE_ON, if state.config.trace_on { "true" } else { "false" })
+        .with_ext(
+            keys::TRACE_ON,
+            if state.config.trace_on { "true" } else { "false" },
+        )
 }
 
 /// Handles the three send codes.
@@ -42,7 +54,7 @@ pub async fn handle(
     let header = decode_send_request_header(&req)?;
     let is_batch = req.code == RequestCode::SEND_BATCH_MESSAGE.code();
     Ok(Some(match prepare(state, &req, &header, conn).await {
-        Err(rejection) => rejection,
+        Err(rejection) => *rejection,
         Ok(target) => store_and_reply(state, conn, &req, header, target, is_batch).await,
     }))
 }
@@ -59,8 +71,8 @@ async fn prepare(
     req: &RemotingCommand,
     h: &SendMessageRequestHeader,
     conn: &Connection,
-) -> Result<Target, RemotingCommand> {
-    let fail = |code, remark: String| reply(state, req, code, Some(remark));
+) -> Result<Target, Box<RemotingCommand>> {
+    let fail = |code, remark: String| Box::new(reply(state, req, code, Some(remark)));
     if state.is_slave() {
         return Err(fail(
             ResponseCode::SERVICE_NOT_AVAILABLE,
@@ -76,21 +88,33 @@ async fn prepare(
     if !perm::writeable(state.permission()) {
         return Err(fail(
             ResponseCode::NO_PERMISSION,
-            format!("the broker[{}] sending message is forbidden", state.config.broker_ip1),
+            format!(
+                "the broker[{}] sending message is forbidden",
+                state.config.broker_ip1
+            ),
         ));
     }
     if let Err(remark) = topics::validate_topic_name(&h.topic) {
         return Err(fail(ResponseCode::SYSTEM_ERROR, remark));
     }
     if NOT_ALLOWED_SEND.contains(&h.topic.as_str()) {
-        return Err(fail(ResponseCode::NO_PERMISSION, format!("Sending message to topic[{}] is forbidden.", h.topic)));
+        return Err(fail(
+            ResponseCode::NO_PERMISSION,
+            format!("Sending message to topic[{}] is forbidden.", h.topic),
+        ));
     }
     if sys_flag::transaction_type(h.sys_flag) == sys_flag::TRANSACTION_PREPARED
-        || h.properties.as_deref().and_then(|p| properties::find(p, keys::TRAN_MSG)) == Some("true")
+        || h.properties
+            .as_deref()
+            .and_then(|p| properties::find(p, keys::TRAN_MSG))
+            == Some("true")
     {
         return Err(fail(
             ResponseCode::NO_PERMISSION,
-            format!("the broker[{}] sending transaction message is forbidden", state.config.broker_ip1),
+            format!(
+                "the broker[{}] sending transaction message is forbidden",
+                state.config.broker_ip1
+            ),
         ));
     }
     let info = match lookup_or_create(state, h).await {
@@ -98,7 +122,10 @@ async fn prepare(
         Err(r) => return Err(fail(r.0, r.1)),
     };
     if !perm::writeable(info.perm) {
-        return Err(fail(ResponseCode::NO_PERMISSION, format!("the topic[{}] sending message is forbidden", h.topic)));
+        return Err(fail(
+            ResponseCode::NO_PERMISSION,
+            format!("the topic[{}] sending message is forbidden", h.topic),
+        ));
     }
     if h.queue_id >= info.write_queue_nums.max(info.read_queue_nums) {
         return Err(fail(
@@ -112,8 +139,16 @@ async fn prepare(
             ),
         ));
     }
-    let queue_id = if h.queue_id < 0 { state.pick_queue(info.write_queue_nums) } else { h.queue_id };
-    let mut target = Target { topic: h.topic.clone(), queue_id, reconsume_times: h.reconsume_times.unwrap_or(0) };
+    let queue_id = if h.queue_id < 0 {
+        state.pick_queue(info.write_queue_nums)
+    } else {
+        h.queue_id
+    };
+    let mut target = Target {
+        topic: h.topic.clone(),
+        queue_id,
+        reconsume_times: h.reconsume_times.unwrap_or(0),
+    };
     if let Some(group) = h.topic.strip_prefix(RETRY_PREFIX) {
         // A consumer re-sent a failed message itself; past its retries it goes to the DLQ.
         let Some(gc) = state.groups.find_or_create(group, now_ms()) else {
@@ -125,7 +160,9 @@ async fn prepare(
         let max = h.max_reconsume_times.unwrap_or(gc.retry_max_times);
         if target.reconsume_times >= max {
             let dlq = format!("{DLQ_PREFIX}{group}");
-            let (_, created) = state.topics.get_or_create(&dlq, 1, perm::READ | perm::WRITE, now_ms());
+            let (_, created) = state
+                .topics
+                .get_or_create(&dlq, 1, perm::READ | perm::WRITE, now_ms());
             if created {
                 persist_topics(state).await;
             }
@@ -146,8 +183,15 @@ async fn lookup_or_create(
     }
     let now = now_ms();
     let created = if let Some(group) = h.topic.strip_prefix(RETRY_PREFIX) {
-        let queues = state.groups.find_or_create(group, now).map_or(1, |g| g.retry_queue_nums.max(1));
-        Some(state.topics.get_or_create(&h.topic, queues, perm::READ | perm::WRITE, now))
+        let queues = state
+            .groups
+            .find_or_create(group, now)
+            .map_or(1, |g| g.retry_queue_nums.max(1));
+        Some(
+            state
+                .topics
+                .get_or_create(&h.topic, queues, perm::READ | perm::WRITE, now),
+        )
     } else {
         state
             .topics
@@ -202,7 +246,10 @@ async fn store_and_reply(
             state,
             req,
             ResponseCode::MESSAGE_ILLEGAL,
-            Some(format!("the message property length {} over max value {MAX_PROPERTIES_LEN}", raw_props.len())),
+            Some(format!(
+                "the message property length {} over max value {MAX_PROPERTIES_LEN}",
+                raw_props.len()
+            )),
         );
     }
     let template = MessageRecord {
@@ -244,14 +291,22 @@ struct Stored {
 
 fn store_error(e: StoreError) -> (ResponseCode, String) {
     match e {
-        StoreError::MessageTooLarge { size, limit } => {
-            (ResponseCode::MESSAGE_ILLEGAL, format!("the message size {size} over max value, MAX: {limit}"))
-        }
-        StoreError::BadMessage(e) => (ResponseCode::MESSAGE_ILLEGAL, format!("the message is illegal: {e}")),
-        StoreError::BadBatch(why) => (ResponseCode::MESSAGE_ILLEGAL, format!("the batch is illegal: {why}")),
-        e @ (StoreError::DiskFull { .. } | StoreError::ShutDown) => {
-            (ResponseCode::SERVICE_NOT_AVAILABLE, format!("service not available now: {e}"))
-        }
+        StoreError::MessageTooLarge { size, limit } => (
+            ResponseCode::MESSAGE_ILLEGAL,
+            format!("the message size {size} over max value, MAX: {limit}"),
+        ),
+        StoreError::BadMessage(e) => (
+            ResponseCode::MESSAGE_ILLEGAL,
+            format!("the message is illegal: {e}"),
+        ),
+        StoreError::BadBatch(why) => (
+            ResponseCode::MESSAGE_ILLEGAL,
+            format!("the batch is illegal: {why}"),
+        ),
+        e @ (StoreError::DiskFull { .. } | StoreError::ShutDown) => (
+            ResponseCode::SERVICE_NOT_AVAILABLE,
+            format!("service not available now: {e}"),
+        ),
         e => (ResponseCode::SYSTEM_ERROR, format!("store error: {e}")),
     }
 }
@@ -262,7 +317,9 @@ fn store_single(
     raw_props: &str,
     mut record: MessageRecord,
 ) -> Result<Stored, (ResponseCode, String)> {
-    let delay = properties::find(raw_props, keys::DELAY).and_then(|d| d.parse::<i32>().ok()).unwrap_or(0);
+    let delay = properties::find(raw_props, keys::DELAY)
+        .and_then(|d| d.parse::<i32>().ok())
+        .unwrap_or(0);
     record.body = body;
     record.properties = stored_properties(state, raw_props, &[]);
     let real_qid = record.queue_id;
@@ -285,10 +342,17 @@ fn store_batch(
     template: MessageRecord,
 ) -> Result<Stored, (ResponseCode, String)> {
     if template.topic.starts_with(RETRY_PREFIX) {
-        return Err((ResponseCode::MESSAGE_ILLEGAL, "Retry Group is not supported for batching".into()));
+        return Err((
+            ResponseCode::MESSAGE_ILLEGAL,
+            "Retry Group is not supported for batching".into(),
+        ));
     }
-    let items = batch::decode(&req.body)
-        .map_err(|e| (ResponseCode::MESSAGE_ILLEGAL, format!("the batch body is malformed: {e}")))?;
+    let items = batch::decode(&req.body).map_err(|e| {
+        (
+            ResponseCode::MESSAGE_ILLEGAL,
+            format!("the batch body is malformed: {e}"),
+        )
+    })?;
     if items.is_empty() {
         return Err((ResponseCode::MESSAGE_ILLEGAL, "the batch is empty".into()));
     }
@@ -297,25 +361,42 @@ fn store_batch(
         .into_iter()
         .map(|item| {
             // The batch-level properties are appended to each member's own.
-            let mut props = item.properties.trim_end_matches(properties::PROPERTY_SEPARATOR).to_string();
+            let mut props = item
+                .properties
+                .trim_end_matches(properties::PROPERTY_SEPARATOR)
+                .to_string();
             if !batch_props.is_empty() {
                 if !props.is_empty() {
                     props.push(properties::PROPERTY_SEPARATOR);
                 }
                 props.push_str(&batch_props);
             }
-            MessageRecord { flag: item.flag, body: item.body, properties: props, ..template.clone() }
+            MessageRecord {
+                flag: item.flag,
+                body: item.body,
+                properties: props,
+                ..template.clone()
+            }
         })
         .collect();
-    if records.iter().any(|r| properties::find(&r.properties, keys::DELAY).is_some_and(|d| d != "0")) {
-        return Err((ResponseCode::MESSAGE_ILLEGAL, "delayed messages are not supported for batching".into()));
+    if records
+        .iter()
+        .any(|r| properties::find(&r.properties, keys::DELAY).is_some_and(|d| d != "0"))
+    {
+        return Err((
+            ResponseCode::MESSAGE_ILLEGAL,
+            "delayed messages are not supported for batching".into(),
+        ));
     }
     let r = state.store.append_batch(&records).map_err(store_error)?;
     state.notify_appended();
     state.held.wake(&template.topic, template.queue_id);
     state.stats.add_put(r.summary.message_count as u64);
-    let ids: Vec<String> =
-        r.physical_offsets.iter().map(|p| id::offset_msg_id(&state.store_host, *p as i64)).collect();
+    let ids: Vec<String> = r
+        .physical_offsets
+        .iter()
+        .map(|p| id::offset_msg_id(&state.store_host, *p as i64))
+        .collect();
     Ok(Stored {
         msg_ids: ids.join(","),
         queue_id: template.queue_id,
@@ -350,7 +431,10 @@ pub(crate) async fn wait_durable(state: &BrokerState, next_offset: u64) -> Respo
         let Some(waiter) = state.replica_waiter() else {
             return ResponseCode::SLAVE_NOT_AVAILABLE;
         };
-        match waiter.wait_for_slave(next_offset, state.config.slave_timeout).await {
+        match waiter
+            .wait_for_slave(next_offset, state.config.slave_timeout)
+            .await
+        {
             ReplicaOutcome::Acked => ResponseCode::SUCCESS,
             ReplicaOutcome::SlaveNotAvailable => ResponseCode::SLAVE_NOT_AVAILABLE,
             ReplicaOutcome::Timeout => ResponseCode::FLUSH_SLAVE_TIMEOUT,

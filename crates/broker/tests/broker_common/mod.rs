@@ -52,7 +52,12 @@ impl TestBroker {
     pub async fn start_in(dir: TempDir, cfg: BrokerConfig) -> TestBroker {
         let broker = Broker::start(cfg).await.expect("broker starts");
         let addr = broker.broker_addr();
-        TestBroker { broker: Some(broker), dir, client: RemotingClient::default(), addr }
+        TestBroker {
+            broker: Some(broker),
+            dir,
+            client: RemotingClient::default(),
+            addr,
+        }
     }
 
     pub fn broker(&self) -> &Broker {
@@ -60,7 +65,10 @@ impl TestBroker {
     }
 
     pub async fn call(&self, req: RemotingCommand) -> RemotingCommand {
-        self.client.invoke(&self.addr, req, TIMEOUT).await.expect("response")
+        self.client
+            .invoke(&self.addr, req, TIMEOUT)
+            .await
+            .expect("response")
     }
 
     /// Stops the broker gracefully and returns its directory for a restart.
@@ -91,7 +99,8 @@ pub fn send_request(topic: &str, queue_id: i32, body: &[u8], props: &str) -> Rem
         m: Some(false),
         n: None,
     };
-    RemotingCommand::request_with(RequestCode::SEND_MESSAGE_V2, &header).with_body(Bytes::copy_from_slice(body))
+    RemotingCommand::request_with(RequestCode::SEND_MESSAGE_V2, &header)
+        .with_body(Bytes::copy_from_slice(body))
 }
 
 /// Properties with a tag.
@@ -146,7 +155,9 @@ pub fn heartbeat(client_id: &str, group: &str, topic: &str, expr: &str, sub_vers
             ],
             ..Default::default()
         }],
-        producer_data_set: vec![ProducerData { group_name: "pg".into() }],
+        producer_data_set: vec![ProducerData {
+            group_name: "pg".into(),
+        }],
     };
     RemotingCommand::request(RequestCode::HEART_BEAT).with_body(data.encode())
 }
@@ -158,7 +169,10 @@ pub fn records(resp: &RemotingCommand) -> Vec<MessageRecord> {
 
 /// An extField as i64.
 pub fn ext_i64(resp: &RemotingCommand, key: &str) -> i64 {
-    resp.ext(key).unwrap_or_else(|| panic!("missing ext {key}: {resp:?}")).parse().expect("number")
+    resp.ext(key)
+        .unwrap_or_else(|| panic!("missing ext {key}: {resp:?}"))
+        .parse()
+        .expect("number")
 }
 
 /// Polls `f` until it returns Some, or panics after `deadline`.
@@ -172,7 +186,10 @@ where
         if let Some(v) = f().await {
             return v;
         }
-        assert!(tokio::time::Instant::now() < end, "condition not met within {deadline:?}");
+        assert!(
+            tokio::time::Instant::now() < end,
+            "condition not met within {deadline:?}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
