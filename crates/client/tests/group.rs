@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use common::*;
 use rmq_client::{
-    ClientConfig, ConsumeFromWhere, ConsumeResult, Message, MessageQueue, Producer, ProducerConfig, PushConsumer,
-    PushConsumerConfig,
+    ClientConfig, ConsumeFromWhere, ConsumeResult, Message, MessageQueue, Producer, ProducerConfig,
+    PushConsumer, PushConsumerConfig,
 };
 
 const TOPIC: &str = "TopicGroup";
@@ -38,7 +38,12 @@ async fn member(namesrv: &str, index: usize, tally: Tally) -> PushConsumer {
         .start(move |m| {
             let tally = tally.clone();
             async move {
-                tally.lock().unwrap().entry(m.msg_id().to_string()).or_default().push(index);
+                tally
+                    .lock()
+                    .unwrap()
+                    .entry(m.msg_id().to_string())
+                    .or_default()
+                    .push(index);
                 ConsumeResult::Success
             }
         })
@@ -47,7 +52,10 @@ async fn member(namesrv: &str, index: usize, tally: Tally) -> PushConsumer {
 }
 
 fn topic_queues(c: &PushConsumer) -> Vec<MessageQueue> {
-    c.assigned_queues().into_iter().filter(|q| q.topic == TOPIC).collect()
+    c.assigned_queues()
+        .into_iter()
+        .filter(|q| q.topic == TOPIC)
+        .collect()
 }
 
 /// Waits until the members hold disjoint sets covering all 8 queues with the given sizes.
@@ -67,7 +75,13 @@ async fn wait_partition(members: &[&PushConsumer], sizes: &[usize]) {
 async fn send(producer: &Producer, from: usize, n: usize) -> Vec<String> {
     let mut ids = Vec::new();
     for i in from..from + n {
-        ids.push(producer.send(Message::new(TOPIC, format!("m{i}"))).await.unwrap().msg_id);
+        ids.push(
+            producer
+                .send(Message::new(TOPIC, format!("m{i}")))
+                .await
+                .unwrap()
+                .msg_id,
+        );
     }
     ids
 }
@@ -113,8 +127,9 @@ async fn group_of_three_on_two_brokers_shares_queues_and_rebalances() {
     let ids = send(&producer, 0, 240).await;
     wait_consumed(&tally, &ids).await;
     assert_exactly_once(&tally, &ids);
-    let per_member: Vec<usize> =
-        (0..3).map(|m| tally.lock().unwrap().values().filter(|v| v.contains(&m)).count()).collect();
+    let per_member: Vec<usize> = (0..3)
+        .map(|m| tally.lock().unwrap().values().filter(|v| v.contains(&m)).count())
+        .collect();
     assert!(per_member.iter().all(|n| *n > 0), "{per_member:?}");
 
     // A fourth member joins: 2/2/2/2, still exactly once once settled.
