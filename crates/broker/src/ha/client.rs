@@ -108,7 +108,11 @@ impl HaClient {
 
     /// What replication is doing.
     pub fn state(&self) -> SlaveState {
-        self.shared.state.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.shared
+            .state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The local commit log's max offset.
@@ -138,7 +142,10 @@ impl HaClient {
             ("haSlaveState".to_string(), state),
             ("haSlaveOffset".to_string(), local.to_string()),
             ("haMasterOffsetSeen".to_string(), seen.to_string()),
-            ("haSlaveLagBytes".to_string(), seen.saturating_sub(local).to_string()),
+            (
+                "haSlaveLagBytes".to_string(),
+                seen.saturating_sub(local).to_string(),
+            ),
         ]
     }
 }
@@ -148,7 +155,10 @@ enum SessionEnd {
     Cancelled,
     MasterChanged,
     /// Reconnect after a pause; `progressed` resets the backoff.
-    Broken { why: String, progressed: bool },
+    Broken {
+        why: String,
+        progressed: bool,
+    },
     /// Stop replicating for good.
     Fatal(String),
 }
@@ -202,7 +212,9 @@ async fn run(client: HaClient, config: HaConfig, cancel: CancellationToken) {
                     }
                 }
             }
-            Ok(Err(e)) => warn!(master = %addr, error = %e, retry_in = ?backoff, "cannot connect to the HA master"),
+            Ok(Err(e)) => {
+                warn!(master = %addr, error = %e, retry_in = ?backoff, "cannot connect to the HA master")
+            }
             Err(_) => warn!(master = %addr, retry_in = ?backoff, "connecting to the HA master timed out"),
         }
         client.shared.set_state(SlaveState::Connecting(addr));
@@ -339,7 +351,9 @@ async fn apply(client: &HaClient, t: Transfer) -> Result<(), SessionEnd> {
     let appended = tokio::task::spawn_blocking(move || writer.append_at(t.offset, &t.body)).await;
     match appended {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(e @ (LogError::Mismatch { .. } | LogError::Corrupt(_)))) => Err(SessionEnd::Fatal(e.to_string())),
+        Ok(Err(e @ (LogError::Mismatch { .. } | LogError::Corrupt(_)))) => {
+            Err(SessionEnd::Fatal(e.to_string()))
+        }
         Ok(Err(e)) => Err(SessionEnd::Broken {
             why: format!("cannot append at {}: {e}", t.offset),
             progressed: false,

@@ -42,7 +42,13 @@ enum ConnError {
 }
 
 /// Runs the connection until the slave goes away, an error, or `cancel`.
-pub(crate) async fn run(shared: &Shared, stream: TcpStream, id: u64, peer: SocketAddr, cancel: CancellationToken) {
+pub(crate) async fn run(
+    shared: &Shared,
+    stream: TcpStream,
+    id: u64,
+    peer: SocketAddr,
+    cancel: CancellationToken,
+) {
     let (mut rd, mut wr) = stream.into_split();
     let (first_tx, first_rx) = watch::channel(None);
     let result = tokio::select! {
@@ -106,7 +112,11 @@ async fn write_transfers(
         return std::future::pending().await;
     };
     let log = shared.log.clone();
-    let mut next = if reported == 0 { log.start_offset() } else { reported };
+    let mut next = if reported == 0 {
+        log.start_offset()
+    } else {
+        reported
+    };
     let batch = shared.config.transfer_batch_size;
     let mut last_write = Instant::now();
     let mut out = BytesMut::with_capacity(HEADER_SIZE + batch);

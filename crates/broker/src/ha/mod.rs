@@ -41,7 +41,6 @@ pub mod read_advice;
 pub mod replication;
 pub mod service;
 
-
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -165,7 +164,9 @@ impl HaConfig {
     /// Checks the values.
     pub fn validate(&self) -> Result<(), HaConfigError> {
         if self.transfer_batch_size == 0 || self.transfer_batch_size > self.max_transfer_body {
-            return Err(HaConfigError("transfer_batch_size must be within [1, max_transfer_body]"));
+            return Err(HaConfigError(
+                "transfer_batch_size must be within [1, max_transfer_body]",
+            ));
         }
         if self.max_transfer_body > i32::MAX as usize {
             return Err(HaConfigError("max_transfer_body must fit in an i32"));
@@ -182,7 +183,9 @@ impl HaConfig {
             return Err(HaConfigError("intervals and timeouts must be positive"));
         }
         if self.housekeeping_interval <= self.heartbeat_interval {
-            return Err(HaConfigError("housekeeping_interval must exceed heartbeat_interval"));
+            return Err(HaConfigError(
+                "housekeeping_interval must exceed heartbeat_interval",
+            ));
         }
         if self.reconnect_max < self.reconnect_min {
             return Err(HaConfigError("reconnect_max must be at least reconnect_min"));

@@ -180,7 +180,13 @@ mod tests {
                 }
             }
             assert_eq!(got.len(), 3, "split at {split}");
-            assert_eq!(got[0], Transfer { offset: 100, body: Bytes::from_static(b"hello") });
+            assert_eq!(
+                got[0],
+                Transfer {
+                    offset: 100,
+                    body: Bytes::from_static(b"hello")
+                }
+            );
             assert!(got[1].body.is_empty() && got[1].offset == 105);
             assert_eq!(got[2].body.len(), 300);
         }
@@ -204,7 +210,10 @@ mod tests {
     fn bad_headers_are_errors_not_panics() {
         let mut dec = TransferDecoder::new(16);
         dec.extend(&frame(0, &[0u8; 17]));
-        assert_eq!(dec.next_frame(), Err(ProtocolError::BadSize { size: 17, limit: 16 }));
+        assert_eq!(
+            dec.next_frame(),
+            Err(ProtocolError::BadSize { size: 17, limit: 16 })
+        );
 
         let mut dec = TransferDecoder::new(16);
         dec.extend(&[0xff; 12]);
@@ -215,7 +224,10 @@ mod tests {
         bytes.put_i64(5);
         bytes.put_i32(-3);
         dec.extend(&bytes);
-        assert!(matches!(dec.next_frame(), Err(ProtocolError::BadSize { size: -3, .. })));
+        assert!(matches!(
+            dec.next_frame(),
+            Err(ProtocolError::BadSize { size: -3, .. })
+        ));
     }
 
     #[test]

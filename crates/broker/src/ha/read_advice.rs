@@ -50,8 +50,14 @@ mod tests {
         let mem = in_memory_bytes(1000 * 100, DEFAULT_IN_MEMORY_RATIO_PERCENT);
         assert_eq!(mem, 40_000);
         assert!(pulling_cold_data(100_000, 50_000, mem));
-        assert!(!pulling_cold_data(100_000, 60_000, mem), "exactly the threshold is still warm");
-        assert!(!pulling_cold_data(10, 20, mem), "a record past the end is not cold");
+        assert!(
+            !pulling_cold_data(100_000, 60_000, mem),
+            "exactly the threshold is still warm"
+        );
+        assert!(
+            !pulling_cold_data(10, 20, mem),
+            "a record past the end is not cold"
+        );
         assert_eq!(suggest_broker_id(true, true, 1, 0), 1);
         assert_eq!(suggest_broker_id(true, false, 1, 0), 0);
         assert_eq!(suggest_broker_id(false, true, 1, 0), 0);

@@ -90,8 +90,17 @@ pub async fn start(
     Ok(Replication::Master(service))
 }
 
-/// Hands every master address the registration learns to the client.
+/// Hands every master address the registration learns to the client, unless `haMasterAddress`
+/// fixed it (as in RocketMQ, a configured address is never replaced).
 async fn follow_master(state: Arc<BrokerState>, client: HaClient, cancel: CancellationToken) {
+    if state
+        .config
+        .ha_master_address
+        .as_deref()
+        .is_some_and(|a| a.len() >= 6)
+    {
+        return;
+    }
     let mut rx = state.master.subscribe();
     loop {
         let ha = rx.borrow_and_update().as_ref().map(|m| m.ha_addr.clone());
@@ -117,6 +126,11 @@ fn in_memory_limit() -> u64 {
 /// `suggestWhichBrokerId` for a pull reply on this broker: with `slaveReadEnable`, a master
 /// whose pull read cold data suggests the group's `whichBrokerWhenConsumeSlowly` (1); else 0.
 pub fn suggest_broker_id(state: &BrokerState, group: &str, result: &GetResult) -> i64 {
+    suggest_broker_id_within(state, group, result, in_memory_limit())
+}
+
+/// [`suggest_broker_id`] with an explicit in-memory limit in bytes (tests).
+pub fn suggest_broker_id_within(state: &BrokerState, group: &str, result: &GetResult, in_memory: u64) -> i64 {
     if !state.config.slave_read_enable || state.is_slave() {
         return 0;
     }
@@ -125,8 +139,7 @@ pub fn suggest_broker_id(state: &BrokerState, group: &str, result: &GetResult) -
         .last()
         .filter(|m| m.len() >= PHYSICAL_OFFSET_POS + 8)
         .map(|m| (&m[PHYSICAL_OFFSET_POS..]).get_i64().max(0) as u64);
-    let cold = last_phys
-        .is_some_and(|p| pulling_cold_data(state.store.max_physical_offset(), p, in_memory_limit()));
+    let cold = last_phys.is_some_and(|p| pulling_cold_data(state.store.max_physical_offset(), p, in_memory));
     let (when_slow, own) = state
         .groups
         .get(group)

@@ -112,7 +112,12 @@ impl HaService {
             next_id: AtomicU64::new(0),
         });
         let service = HaService { shared, local_addr };
-        tracker.spawn(accept_loop(listener, service.shared.clone(), cancel.clone(), tracker.clone()));
+        tracker.spawn(accept_loop(
+            listener,
+            service.shared.clone(),
+            cancel.clone(),
+            tracker.clone(),
+        ));
         tracker.spawn(log_progress(service.clone(), cancel));
         info!(addr = %local_addr, "HA service listening for slaves");
         Ok(service)
@@ -132,11 +137,16 @@ impl HaService {
     /// The SYNC_MASTER wait: returns when a slave acknowledged `next_offset` (the end of the
     /// send's record), after the slave timeout, or at once when no slave can take it.
     pub async fn wait_replicated(&self, next_offset: u64) -> ReplicaStatus {
-        self.wait_replicated_within(next_offset, self.shared.config.slave_timeout).await
+        self.wait_replicated_within(next_offset, self.shared.config.slave_timeout)
+            .await
     }
 
     /// [`Self::wait_replicated`] with an explicit timeout.
-    pub async fn wait_replicated_within(&self, next_offset: u64, timeout: std::time::Duration) -> ReplicaStatus {
+    pub async fn wait_replicated_within(
+        &self,
+        next_offset: u64,
+        timeout: std::time::Duration,
+    ) -> ReplicaStatus {
         self.notify_appended();
         self.shared.group.wait(next_offset, timeout).await
     }
@@ -192,7 +202,12 @@ impl HaService {
     }
 }
 
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, cancel: CancellationToken, tracker: TaskTracker) {
+async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    cancel: CancellationToken,
+    tracker: TaskTracker,
+) {
     loop {
         let accepted = tokio::select! {
             _ = cancel.cancelled() => return,

@@ -1,0 +1,120 @@
+//! Replication wired into in-process brokers: a SYNC_MASTER and a slave that finds it through
+//! `haMasterAddress`, the slave's refusal of sends, replication keys in the runtime info, and the
+//! pull reply's slave-read advice.
+
+mod broker_common;
+
+use broker_common::*;
+use rmq_broker::ha::replication::suggest_broker_id_within;
+use rmq_broker::{BrokerConfig, BrokerRole};
+use rmq_remoting::body::{JsonBody, KvTable};
+use rmq_remoting::{RemotingCommand, RequestCode, ResponseCode};
+
+async fn runtime_info(b: &TestBroker) -> KvTable {
+    let resp = b
+        .call(RemotingCommand::request(RequestCode::GET_BROKER_RUNTIME_INFO))
+        .await;
+    KvTable::decode(&resp.body).expect("runtime info body")
+}
+
+fn get<'a>(t: &'a KvTable, k: &str) -> &'a str {
+    t.table.get(k).map(String::as_str).unwrap_or("")
+}
+
+async fn start_pair(master_role: BrokerRole) -> (TestBroker, TestBroker) {
+    let master = TestBroker::start_with(|c: &mut BrokerConfig| {
+        c.broker_role = master_role;
+        c.slave_read_enable = true;
+    })
+    .await;
+    let ha = master.broker().state().ha_server_addr();
+    let slave = TestBroker::start_with(|c: &mut BrokerConfig| {
+        c.broker_role = BrokerRole::Slave;
+        c.broker_id = 1;
+        c.ha_master_address = Some(ha);
+        c.slave_read_enable = true;
+    })
+    .await;
+    (master, slave)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_master_acknowledges_once_the_slave_has_the_message() {
+    let (master, slave) = start_pair(BrokerRole::SyncMaster).await;
+    let info = wait_for(TIMEOUT, || async {
+        let t = runtime_info(&master).await;
+        (get(&t, "haConnectedSlaves") == "1").then_some(t)
+    })
+    .await;
+    assert_eq!(get(&info, "haSlave0LagBytes"), "0");
+    for i in 0..100 {
+        let resp = master
+            .call(send_request(
+                "HaInProc",
+                i % 4,
+                format!("m{i}").as_bytes(),
+                &tag_props("A"),
+            ))
+            .await;
+        assert_eq!(resp.code, ResponseCode::SUCCESS.code(), "{:?}", resp.remark);
+    }
+    let master_end = master.broker().state().store.max_physical_offset();
+    // SYNC_MASTER: every acknowledged byte is already on the slave.
+    assert!(slave.broker().state().store.max_physical_offset() >= master_end);
+
+    let s = runtime_info(&slave).await;
+    assert_eq!(get(&s, "haSlaveState"), "CONNECTED");
+    assert_eq!(
+        get(&s, "haMasterAddress"),
+        master.broker().state().ha_server_addr()
+    );
+    let m = runtime_info(&master).await;
+    assert_eq!(get(&m, "haMasterOffset"), master_end.to_string());
+
+    let refused = slave
+        .call(send_request("HaInProc", 0, b"no", &tag_props("A")))
+        .await;
+    assert_eq!(refused.code, ResponseCode::SERVICE_NOT_AVAILABLE.code());
+    slave.stop().await;
+    master.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cold_pulls_on_a_master_suggest_the_slave() {
+    let (master, slave) = start_pair(BrokerRole::AsyncMaster).await;
+    for i in 0..50 {
+        let resp = master
+            .call(send_request(
+                "HaCold",
+                0,
+                format!("m{i}").as_bytes(),
+                &tag_props("A"),
+            ))
+            .await;
+        assert_eq!(resp.code, ResponseCode::SUCCESS.code());
+    }
+    let state = master.broker().state();
+    let r = state.store.get_messages("HaCold", 0, 0, 8, &|_| true);
+    assert!(!r.messages.is_empty());
+    assert_eq!(
+        suggest_broker_id_within(state, "g", &r, 0),
+        1,
+        "everything is cold with no memory"
+    );
+    assert_eq!(suggest_broker_id_within(state, "g", &r, u64::MAX), 0);
+    let s = slave.broker().state();
+    assert_eq!(
+        suggest_broker_id_within(s, "g", &r, 0),
+        0,
+        "a slave never redirects"
+    );
+
+    // A real pull of warm data keeps the consumer on the master.
+    let resp = master
+        .call(pull_request("g", "HaCold", 0, 0, Some("*"), 0, 0))
+        .await;
+    assert_eq!(resp.code, ResponseCode::SUCCESS.code());
+    assert_eq!(ext_i64(&resp, "suggestWhichBrokerId"), 0);
+    slave.stop().await;
+    master.stop().await;
+}
