@@ -21,7 +21,9 @@ struct MemLog {
 
 impl MemLog {
     fn with(data: &[u8]) -> Arc<MemLog> {
-        Arc::new(MemLog { bytes: Mutex::new(data.to_vec()) })
+        Arc::new(MemLog {
+            bytes: Mutex::new(data.to_vec()),
+        })
     }
     fn push(&self, data: &[u8]) -> u64 {
         let mut b = self.bytes.lock().unwrap();
@@ -49,7 +51,10 @@ impl ReplicaLog for MemLog {
     fn append_at(&self, offset: u64, data: &[u8]) -> Result<(), LogError> {
         let mut b = self.bytes.lock().unwrap();
         if offset != b.len() as u64 {
-            return Err(LogError::Mismatch { offset, expected: b.len() as u64 });
+            return Err(LogError::Mismatch {
+                offset,
+                expected: b.len() as u64,
+            });
         }
         b.extend_from_slice(data);
         Ok(())
@@ -70,13 +75,18 @@ fn fast_config() -> HaConfig {
 }
 
 fn pattern(len: usize, seed: u8) -> Vec<u8> {
-    (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
 }
 
 async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while !cond() {
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
@@ -93,8 +103,14 @@ impl Master {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let cancel = CancellationToken::new();
         let tracker = TaskTracker::new();
-        let service = HaService::start(listener, log.clone(), fast_config(), cancel.clone(), &tracker).unwrap();
-        Master { log, service, cancel, tracker }
+        let service =
+            HaService::start(listener, log.clone(), fast_config(), cancel.clone(), &tracker).unwrap();
+        Master {
+            log,
+            service,
+            cancel,
+            tracker,
+        }
     }
     fn addr(&self) -> String {
         self.service.local_addr().to_string()
@@ -126,18 +142,29 @@ async fn a_slave_copies_the_log_and_follows_appends() {
     let end = master.log.end_offset();
     wait_until("follow appends", || slave_log.end_offset() == end).await;
     assert_eq!(slave_log.snapshot(), master.log.snapshot());
-    wait_until("ack reaches the master", || master.service.status().acked_max == end).await;
+    wait_until("ack reaches the master", || {
+        master.service.status().acked_max == end
+    })
+    .await;
     let status = master.service.status();
     assert_eq!(status.slaves.len(), 1);
     assert_eq!(status.slaves[0].acked_offset, Some(end));
     assert_eq!(status.slaves[0].lag, 0);
     let info = master.service.runtime_info();
-    assert!(info.contains(&("haSlave0AckOffset".to_string(), end.to_string())), "{info:?}");
+    assert!(
+        info.contains(&("haSlave0AckOffset".to_string(), end.to_string())),
+        "{info:?}"
+    );
     assert!(matches!(client.state(), SlaveState::Connected(_)));
-    assert!(client.runtime_info().contains(&("haSlaveLagBytes".to_string(), "0".to_string())));
+    assert!(client
+        .runtime_info()
+        .contains(&("haSlaveLagBytes".to_string(), "0".to_string())));
     cancel.cancel();
     wait_until("client shut down", || client.state() == SlaveState::ShutDown).await;
-    wait_until("slave leaves the table", || master.service.status().slaves.is_empty()).await;
+    wait_until("slave leaves the table", || {
+        master.service.status().slaves.is_empty()
+    })
+    .await;
     master.stop().await;
 }
 
@@ -145,13 +172,19 @@ async fn a_slave_copies_the_log_and_follows_appends() {
 async fn sync_wait_needs_a_slave_ack() {
     let master = Master::start(MemLog::with(&pattern(100, 0))).await;
     let end = master.log.push(b"record");
-    assert_eq!(master.service.wait_replicated(end).await, ReplicaStatus::SlaveNotAvailable);
+    assert_eq!(
+        master.service.wait_replicated(end).await,
+        ReplicaStatus::SlaveNotAvailable
+    );
 
     let slave_log = Arc::new(MemLog::default());
     let (_client, cancel, _t) = start_slave(slave_log.clone(), Some(master.addr()));
     wait_until("slave connected", || master.service.status().slaves.len() == 1).await;
     let end = master.log.push(b"another record");
-    assert_eq!(master.service.wait_replicated(end).await, ReplicaStatus::Replicated);
+    assert_eq!(
+        master.service.wait_replicated(end).await,
+        ReplicaStatus::Replicated
+    );
     assert!(slave_log.end_offset() >= end);
 
     // A slave that stops reading acknowledges nothing more: the send times out.
@@ -159,7 +192,15 @@ async fn sync_wait_needs_a_slave_ack() {
     wait_until("slave gone", || master.service.status().slaves.is_empty()).await;
     let mut fake = TcpStream::connect(master.addr()).await.unwrap();
     fake.write_all(&encode_report(end)).await.unwrap();
-    wait_until("fake slave acked", || master.service.status().slaves.iter().any(|s| s.acked_offset == Some(end))).await;
+    wait_until("fake slave acked", || {
+        master
+            .service
+            .status()
+            .slaves
+            .iter()
+            .any(|s| s.acked_offset == Some(end))
+    })
+    .await;
     let end = master.log.push(b"unacked");
     assert_eq!(master.service.wait_replicated(end).await, ReplicaStatus::Timeout);
     master.stop().await;
@@ -192,7 +233,10 @@ async fn a_report_beyond_the_master_gets_one_heartbeat_then_close() {
     let mut fake = TcpStream::connect(master.addr()).await.unwrap();
     fake.write_all(&encode_report(1000)).await.unwrap();
     let mut all = Vec::new();
-    tokio::time::timeout(Duration::from_secs(5), fake.read_to_end(&mut all)).await.unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(5), fake.read_to_end(&mut all))
+        .await
+        .unwrap()
+        .unwrap();
     let mut head = &all[..];
     assert_eq!(all.len(), 12);
     assert_eq!((head.get_i64(), head.get_i32()), (64, 0));
@@ -207,10 +251,15 @@ async fn a_slave_ahead_of_its_master_stops_without_touching_its_log() {
     let slave_log = MemLog::with(&diverged);
     let (client, _cancel, _t) = start_slave(slave_log.clone(), Some(master.addr()));
     wait_until("stopped", || matches!(client.state(), SlaveState::Stopped(_))).await;
-    let SlaveState::Stopped(reason) = client.state() else { unreachable!() };
+    let SlaveState::Stopped(reason) = client.state() else {
+        unreachable!()
+    };
     assert!(reason.contains("mismatch"), "{reason}");
     assert_eq!(slave_log.snapshot(), diverged);
-    assert!(client.runtime_info().iter().any(|(k, v)| k == "haSlaveState" && v.starts_with("STOPPED")));
+    assert!(client
+        .runtime_info()
+        .iter()
+        .any(|(k, v)| k == "haSlaveState" && v.starts_with("STOPPED")));
     master.stop().await;
 }
 
@@ -238,7 +287,9 @@ async fn a_gap_stops_replication() {
     let slave_log = MemLog::with(&pattern(100, 0));
     let (client, _cancel, _t) = start_slave(slave_log.clone(), Some(addr));
     wait_until("stopped", || matches!(client.state(), SlaveState::Stopped(_))).await;
-    let SlaveState::Stopped(reason) = client.state() else { unreachable!() };
+    let SlaveState::Stopped(reason) = client.state() else {
+        unreachable!()
+    };
     assert!(reason.contains("gap"), "{reason}");
     assert_eq!(slave_log.end_offset(), 100);
 }
@@ -253,12 +304,19 @@ async fn the_slave_reconnects_and_resumes_from_its_own_offset() {
 
     // The master goes away; data keeps arriving in its log; it comes back elsewhere.
     master.stop().await;
-    wait_until("slave notices", || matches!(client.state(), SlaveState::Connecting(_))).await;
+    wait_until("slave notices", || {
+        matches!(client.state(), SlaveState::Connecting(_))
+    })
+    .await;
     log.push(&pattern(3000, 7));
     let master = Master::start(log.clone()).await;
     client.set_master(Some(master.addr()));
     wait_until("caught up", || slave_log.end_offset() == 8000).await;
-    assert_eq!(slave_log.snapshot(), log.snapshot(), "nothing duplicated or missing");
+    assert_eq!(
+        slave_log.snapshot(),
+        log.snapshot(),
+        "nothing duplicated or missing"
+    );
 
     // A new client over the same slave log (a restarted slave) resumes too.
     cancel.cancel();

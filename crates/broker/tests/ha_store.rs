@@ -60,7 +60,10 @@ fn ha_config() -> HaConfig {
 async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while !cond() {
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -70,7 +73,13 @@ fn commit_log_bytes(root: &Path, end: u64) -> Vec<u8> {
     let mut names: Vec<_> = std::fs::read_dir(root.join("commitlog"))
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.file_name().unwrap().to_string_lossy().chars().all(|c| c.is_ascii_digit()))
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .chars()
+                .all(|c| c.is_ascii_digit())
+        })
         .collect();
     names.sort();
     let mut all = Vec::new();
@@ -113,7 +122,12 @@ async fn start_master(root: &Path) -> Master {
     let tracker = TaskTracker::new();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let service = HaService::start(listener, store.clone(), ha_config(), cancel.clone(), &tracker).unwrap();
-    Master { store, service, cancel, tracker }
+    Master {
+        store,
+        service,
+        cancel,
+        tracker,
+    }
 }
 
 async fn append_range(master: &Master, from: usize, to: usize) {
@@ -138,7 +152,13 @@ async fn slave_log_is_byte_identical_and_serves_every_message() {
     let cancel = CancellationToken::new();
     let tracker = TaskTracker::new();
     let addr = master.service.local_addr().to_string();
-    let client = HaClient::start(slave_store.clone(), ha_config(), Some(addr), cancel.clone(), &tracker);
+    let client = HaClient::start(
+        slave_store.clone(),
+        ha_config(),
+        Some(addr),
+        cancel.clone(),
+        &tracker,
+    );
 
     // Keep writing while the slave copies.
     append_range(&master, 4000, 10_000).await;
@@ -149,7 +169,10 @@ async fn slave_log_is_byte_identical_and_serves_every_message() {
     assert!(matches!(client.state(), SlaveState::Connected(_)));
 
     assert_eq!(slave_store.commit_log_min_offset(), 0);
-    let (m, s) = (commit_log_bytes(&dir.path().join("master"), end), commit_log_bytes(&dir.path().join("slave"), end));
+    let (m, s) = (
+        commit_log_bytes(&dir.path().join("master"), end),
+        commit_log_bytes(&dir.path().join("slave"), end),
+    );
     assert_eq!(m.len(), s.len());
     assert!(m == s, "slave commit log differs from the master's");
 
@@ -180,7 +203,13 @@ async fn a_restarted_slave_resumes_from_its_own_offset() {
     let slave_store = open(&slave_root);
     let cancel = CancellationToken::new();
     let tracker = TaskTracker::new();
-    HaClient::start(slave_store.clone(), ha_config(), Some(addr.clone()), cancel.clone(), &tracker);
+    HaClient::start(
+        slave_store.clone(),
+        ha_config(),
+        Some(addr.clone()),
+        cancel.clone(),
+        &tracker,
+    );
     let writer = {
         let store = master.store.clone();
         let service = master.service.clone();
@@ -200,7 +229,10 @@ async fn a_restarted_slave_resumes_from_its_own_offset() {
         })
     };
     // Stop the slave mid-stream, close its store, reopen it and start again.
-    wait_until("slave has some data", || slave_store.max_physical_offset() > 2 * FILE_SIZE).await;
+    wait_until("slave has some data", || {
+        slave_store.max_physical_offset() > 2 * FILE_SIZE
+    })
+    .await;
     cancel.cancel();
     tracker.close();
     tracker.wait().await;
@@ -208,13 +240,26 @@ async fn a_restarted_slave_resumes_from_its_own_offset() {
     slave_store.shutdown().unwrap();
     drop(slave_store);
     let reopened = open(&slave_root);
-    assert_eq!(reopened.max_physical_offset(), stopped_at, "a clean shutdown keeps every replicated byte");
+    assert_eq!(
+        reopened.max_physical_offset(),
+        stopped_at,
+        "a clean shutdown keeps every replicated byte"
+    );
     let cancel = CancellationToken::new();
     let tracker = TaskTracker::new();
-    HaClient::start(reopened.clone(), ha_config(), Some(addr), cancel.clone(), &tracker);
+    HaClient::start(
+        reopened.clone(),
+        ha_config(),
+        Some(addr),
+        cancel.clone(),
+        &tracker,
+    );
     writer.await.unwrap();
     let end = master.store.max_physical_offset();
-    wait_until("restarted slave catches up", || reopened.max_physical_offset() == end).await;
+    wait_until("restarted slave catches up", || {
+        reopened.max_physical_offset() == end
+    })
+    .await;
     let m = commit_log_bytes(&dir.path().join("master"), end);
     let s = commit_log_bytes(&slave_root, end);
     assert!(m == s, "slave commit log differs after the restart");
