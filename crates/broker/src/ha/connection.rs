@@ -57,8 +57,7 @@ pub(crate) async fn run(
         r = write_transfers(shared, &mut wr, first_rx) => r,
     };
     match result {
-        Err(ConnError::SlaveAhead { master_max, .. }) => {
-            let e = result.unwrap_err();
+        Err(e @ ConnError::SlaveAhead { master_max, .. }) => {
             error!(slave = %peer, error = %e, "replication to this slave refused");
             let mut out = BytesMut::new();
             encode_header(master_max, 0, &mut out);
