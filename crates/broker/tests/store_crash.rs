@@ -87,10 +87,16 @@ fn crash_rounds_keep_every_acknowledged_message() {
             .args(["--exact", "child_writer", "--nocapture", "--test-threads=1"])
             .env(CHILD_ENV, dir.path())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
+        let mut stderr = child.stderr.take().unwrap();
+        let errors = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = std::io::Read::read_to_string(&mut stderr, &mut s);
+            s
+        });
         let (tx, rx) = mpsc::channel();
         let reader = std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
@@ -101,14 +107,26 @@ fn crash_rounds_keep_every_acknowledged_message() {
             }
         });
         // Wait for the store to open, then let it write for a random while.
-        let ready = rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("child did not start");
-        assert!(ready.contains("ready"), "unexpected first line {ready:?}");
+        // The test harness prints its own text first ("test child_writer ... " ends up in
+        // front of "ready").
+        loop {
+            let Ok(line) = rx.recv_timeout(Duration::from_secs(20)) else {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "round {round}: child did not start; its stderr:\n{}",
+                    errors.join().unwrap()
+                );
+            };
+            if line.ends_with("ready") {
+                break;
+            }
+        }
         std::thread::sleep(Duration::from_millis(rng.gen_range(5..250)));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         reader.join().unwrap();
+        drop(errors);
         let mut this_round = 0;
         for line in rx.try_iter() {
             let parts: Vec<_> = line.split_whitespace().collect();

@@ -227,7 +227,8 @@ impl MessageStore {
         }
         inner.commit_log.append_raw(&mut w, bytes)?;
         let from = w.dispatched;
-        let outcome = recovery::replay(&inner.commit_log, &inner.queues, from, w.wrote, false)?;
+        // A slave that started mid-stream has no entries before its first record: fill, do not stop.
+        let outcome = recovery::replay(&inner.commit_log, &inner.queues, from, w.wrote, true)?;
         w.dispatched = outcome.end;
         if let Some(reason) = outcome.stopped {
             let at = outcome.end;

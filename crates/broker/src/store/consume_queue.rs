@@ -194,7 +194,7 @@ impl ConsumeQueue {
             // A queue that starts mid-stream (a slave that began at the master's last file):
             // only the first file is front-filled, as RocketMQ does.
             max = queue_offset - queue_offset % self.entries_per_file();
-            self.min.store(max, Ordering::Release);
+            self.min.store(queue_offset, Ordering::Release);
         }
         if queue_offset < max {
             return Err(StoreError::Corrupt(format!(

@@ -8,7 +8,7 @@
 //! reader holding it lets go ([`super::mapped_file::MappedFile::delete_on_drop`]).
 
 use std::sync::atomic::Ordering;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use super::Inner;
 
@@ -102,17 +102,24 @@ pub(super) fn clean(inner: &Inner, now: SystemTime) -> RetentionReport {
 pub(super) fn run(inner: &Inner) {
     let interval: Duration = inner.config.clean_interval;
     let (lock, cv) = &inner.stop;
-    let mut stopped = lock.lock().unwrap_or_else(|p| p.into_inner());
     loop {
-        stopped = cv
-            .wait_timeout(stopped, interval)
-            .unwrap_or_else(|p| p.into_inner())
-            .0;
+        let deadline = Instant::now() + interval;
+        let mut stopped = lock.lock().unwrap_or_else(|p| p.into_inner());
+        // Check the flag before each wait: shutdown may have set it before this thread slept.
+        while !*stopped {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            stopped = cv
+                .wait_timeout(stopped, deadline - now)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
         if *stopped {
             return;
         }
         drop(stopped);
         clean(inner, SystemTime::now());
-        stopped = lock.lock().unwrap_or_else(|p| p.into_inner());
     }
 }
