@@ -72,6 +72,11 @@ async fn sync_master_killed_while_sending_loses_no_acknowledged_message() {
         .filter(|(_, c)| *c == Some(0))
         .map(|(i, _)| Bytes::from(body(*i)))
         .collect();
+    eprintln!(
+        "{} of {} sends acknowledged before the SIGKILL",
+        acked.len(),
+        results.len()
+    );
     assert!(
         acked.len() > 2000,
         "only {} acknowledged before the kill",

@@ -21,7 +21,12 @@ async fn ten_thousand_copied(role: &str) {
     group.start_slave();
     let client = RemotingClient::default();
     let master = group.master.addr();
+    let started = std::time::Instant::now();
     let results = send_range(&client, &master, TOPIC, 0..COUNT, 64).await;
+    eprintln!(
+        "{role}: {COUNT} sends (64 in flight) took {:?}",
+        started.elapsed()
+    );
     let ok = ResponseCode::SUCCESS.code();
     let failed: Vec<_> = results.iter().filter(|(_, c)| *c != Some(ok)).take(5).collect();
     assert!(
