@@ -210,7 +210,7 @@ impl CommitLog {
     /// Moves an empty log's start to `offset`, which must be a file start; files holding no
     /// data (the first, preallocated one) are removed.
     pub fn start_empty_at(&self, w: &mut WriteState, offset: u64) -> Result<()> {
-        if offset % self.file_size() != 0 || w.wrote != 0 {
+        if self.file_start(offset) != offset || w.wrote != 0 {
             return Err(StoreError::OffsetMismatch {
                 offset,
                 expected: w.wrote,

@@ -190,7 +190,7 @@ impl ConsumeQueue {
     /// placeholders (only recovery of a damaged queue produces one).
     pub fn put(&self, queue_offset: u64, entry: CqEntry) -> Result<()> {
         let mut max = self.max_offset();
-        if max == 0 && queue_offset > 0 && self.files.len() == 0 {
+        if max == 0 && queue_offset > 0 && self.files.is_empty() {
             // A queue that starts mid-stream (a slave that began at the master's last file):
             // only the first file is front-filled, as RocketMQ does.
             max = queue_offset - queue_offset % self.entries_per_file();
@@ -281,7 +281,10 @@ impl ConsumeQueue {
 
     /// Cuts every entry whose record ends past `log_end`; returns whether any was cut.
     pub fn trim_past(&self, log_end: u64) -> Result<bool> {
-        let past = |qo: u64| self.entry(qo).map_or(true, |e| e.is_real() && e.end() > log_end);
+        let past = |qo: u64| match self.entry(qo) {
+            Some(e) => e.is_real() && e.end() > log_end,
+            None => true,
+        };
         let (mut lo, hi) = (self.files.min_offset() / ENTRY_SIZE as u64, self.max_offset());
         let mut hi_search = hi;
         while lo < hi_search {
@@ -301,9 +304,9 @@ impl ConsumeQueue {
 
     /// Moves `min` to the first entry whose record is at or after `commit_log_min`.
     pub fn correct_min(&self, commit_log_min: u64) {
-        let below = |qo: u64| {
-            self.entry(qo)
-                .map_or(true, |e| !e.is_real() || e.phys < commit_log_min)
+        let below = |qo: u64| match self.entry(qo) {
+            Some(e) => !e.is_real() || e.phys < commit_log_min,
+            None => true,
         };
         let (mut lo, mut hi) = (self.files.min_offset() / ENTRY_SIZE as u64, self.max_offset());
         while lo < hi {

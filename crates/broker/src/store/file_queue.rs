@@ -113,6 +113,11 @@ impl FileQueue {
         self.read().len()
     }
 
+    /// Whether there are no files.
+    pub fn is_empty(&self) -> bool {
+        self.read().is_empty()
+    }
+
     /// Start of the first file (0 when empty).
     pub fn min_offset(&self) -> u64 {
         self.first().map_or(0, |f| f.start())
