@@ -329,3 +329,32 @@ async fn the_slave_reconnects_and_resumes_from_its_own_offset() {
     assert_eq!(slave_log.snapshot(), log.snapshot());
     master.stop().await;
 }
+
+#[tokio::test]
+async fn the_slave_reports_on_connect_and_every_heartbeat_interval() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let slave_log = MemLog::with(&pattern(42, 0));
+    let (_client, _cancel, _t) = start_slave(slave_log, Some(addr));
+    let (mut s, _) = listener.accept().await.unwrap();
+    let mut report = [0u8; 8];
+    let started = tokio::time::Instant::now();
+    let mut reports = Vec::new();
+    // Keep the connection alive with heartbeats so the slave does not give up on us.
+    let mut hb = BytesMut::new();
+    encode_header(42, 0, &mut hb);
+    while started.elapsed() < Duration::from_millis(900) {
+        tokio::time::timeout(Duration::from_secs(2), s.read_exact(&mut report))
+            .await
+            .unwrap()
+            .unwrap();
+        reports.push(i64::from_be_bytes(report));
+        s.write_all(&hb).await.unwrap();
+    }
+    assert_eq!(
+        reports[0], 42,
+        "the first report comes at once with the slave's max offset"
+    );
+    assert!(reports.len() >= 4, "a report every 200 ms: {reports:?}");
+    assert!(reports.iter().all(|&r| r == 42));
+}
