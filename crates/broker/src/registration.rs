@@ -35,7 +35,10 @@ pub async fn register_loop(
     let mut changes = state.register_signal.subscribe();
     let period = state.config.register_name_server_period;
     loop {
-        let ok = register_once(&state, &client, &namesrv).await;
+        let ok = tokio::select! {
+            _ = cancel.cancelled() => break,
+            ok = register_once(&state, &client, &namesrv) => ok,
+        };
         let wait = if ok { period } else { RETRY_DELAY.min(period) };
         tokio::select! {
             _ = cancel.cancelled() => break,
