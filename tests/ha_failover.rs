@@ -228,3 +228,43 @@ async fn master_killed_group_goes_read_only_and_the_consumer_drains_the_slave() 
     );
     client.shutdown();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn master_restarted_after_sigkill_the_slave_reconnects_and_continues() {
+    let mut group = Group::start_master("ASYNC_MASTER", TOPIC);
+    group.start_slave();
+    let client = RemotingClient::default();
+    let master = group.master.addr();
+    assert!(send_range(&client, &master, TOPIC, 0..1500, 16)
+        .await
+        .iter()
+        .all(|(_, c)| *c == Some(0)));
+    group.wait_caught_up(Duration::from_secs(60));
+
+    group.master.kill_9();
+    let slave = group.slave().addr();
+    common::wait_until("the slave notices", Duration::from_secs(30), || {
+        runtime_info(&slave).filter(|kv| kv.get("haSlaveState").map(String::as_str) == Some("CONNECTING"))
+    });
+    group.master.restart();
+    // The client is reconnected through the same address, with a fresh connection.
+    let client = RemotingClient::default();
+    assert!(send_range(&client, &master, TOPIC, 1500..3000, 16)
+        .await
+        .iter()
+        .all(|(_, c)| *c == Some(0)));
+    group.wait_slave_connected();
+    let end = group.wait_caught_up(Duration::from_secs(60));
+    assert!(
+        commit_log(&group.master, end) == commit_log(group.slave(), end),
+        "commit logs differ"
+    );
+    group.wait_topic_on_slave(TOPIC);
+    let bodies: Vec<Bytes> = all_bodies(&client, &slave, TOPIC).await;
+    assert_eq!(
+        bodies.len(),
+        3000,
+        "nothing duplicated or missing across the master's restart"
+    );
+    client.shutdown();
+}
