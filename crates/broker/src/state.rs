@@ -97,6 +97,8 @@ pub struct BrokerState {
     pub store_host: SocketAddr,
     /// `brokerIP1:listenPort` as registered.
     pub broker_addr: String,
+    /// Hex of the store host (address + port), the constant head of every offset message id.
+    msg_id_prefix: String,
     /// The bound HA port (set by replication when it listens; else from the config).
     pub ha_port: OnceLock<u16>,
     /// Broker permission bits (`brokerPermission`), changeable at run time.
@@ -143,6 +145,10 @@ impl BrokerState {
             schedule_wake: delay_levels.iter().map(|_| Notify::new()).collect(),
             delay_levels,
             broker_addr: store_host.to_string(),
+            msg_id_prefix: {
+                let full = rmq_remoting::message::id::offset_msg_id(&store_host, 0);
+                full[..full.len() - 16].to_string()
+            },
             store_host,
             ha_port: OnceLock::new(),
             permission: AtomicI32::new(config.broker_permission),
@@ -175,6 +181,18 @@ impl BrokerState {
         if let Some(r) = self.replica.get() {
             r.notify_appended();
         }
+    }
+
+    /// The offset message id of a record at `physical_offset` (same as
+    /// `rmq_remoting::message::id::offset_msg_id`, without formatting the host per message).
+    pub fn offset_msg_id(&self, physical_offset: u64) -> String {
+        const HEX: &[u8; 16] = b"0123456789ABCDEF";
+        let mut id = String::with_capacity(self.msg_id_prefix.len() + 16);
+        id.push_str(&self.msg_id_prefix);
+        for shift in (0..16).rev() {
+            id.push(HEX[((physical_offset >> (shift * 4)) & 0xF) as usize] as char);
+        }
+        id
     }
 
     /// Whether this broker is a slave.

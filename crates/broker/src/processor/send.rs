@@ -12,7 +12,7 @@ use bytes::Bytes;
 use rmq_remoting::headers::send::{decode_send_request_header, SendMessageRequestHeader};
 use rmq_remoting::message::properties::{self, keys};
 use rmq_remoting::message::record::MAX_PROPERTIES_LEN;
-use rmq_remoting::message::{batch, id, sys_flag, MessageRecord};
+use rmq_remoting::message::{batch, sys_flag, MessageRecord};
 use rmq_remoting::net::{Connection, HandlerError};
 use rmq_remoting::{RemotingCommand, RequestCode, ResponseCode};
 
@@ -328,7 +328,7 @@ fn store_single(
     }
     let r = schedule::append_and_wake(state, &record).map_err(store_error)?;
     Ok(Stored {
-        msg_ids: id::offset_msg_id(&state.store_host, r.physical_offset as i64),
+        msg_ids: state.offset_msg_id(r.physical_offset),
         queue_id: real_qid,
         queue_offset: r.queue_offset,
         next_offset: r.next_offset(),
@@ -395,7 +395,7 @@ fn store_batch(
     let ids: Vec<String> = r
         .physical_offsets
         .iter()
-        .map(|p| id::offset_msg_id(&state.store_host, *p as i64))
+        .map(|p| state.offset_msg_id(*p))
         .collect();
     Ok(Stored {
         msg_ids: ids.join(","),
