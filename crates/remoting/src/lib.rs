@@ -18,5 +18,5 @@ pub use command::{ExtFields, RemotingCommand, SerializeType};
 pub use header::{CommandHeader, EmptyHeader, ExtValue, HeaderError, RpcRequest};
 pub mod body;
 pub mod headers;
-pub mod net;
 pub mod java_properties;
+pub mod net;
