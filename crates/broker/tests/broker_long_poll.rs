@@ -156,3 +156,20 @@ async fn held_pulls_are_bounded() {
     assert_eq!(first.await.unwrap().code, 0);
     b.stop().await;
 }
+
+#[tokio::test]
+async fn idle_consumer_repulling_at_once_makes_few_requests() {
+    let b = TestBroker::start().await;
+    assert_eq!(b.call(send_request("Quiet", 0, b"x", "")).await.code, 0);
+    // A consumer that re-pulls immediately after every PULL_NOT_FOUND, as the Java client does.
+    let started = Instant::now();
+    let mut pulls = 0;
+    while started.elapsed() < Duration::from_millis(1500) {
+        let r = b.call(pull_request("g", "Quiet", 0, 1, Some("*"), 500, 0)).await;
+        assert_eq!(r.code, ResponseCode::PULL_NOT_FOUND.code());
+        pulls += 1;
+    }
+    println!("{pulls} pulls in {:?}", started.elapsed());
+    assert!(pulls <= 5, "an idle queue must not be polled in a tight loop: {pulls} pulls");
+    b.stop().await;
+}
