@@ -170,6 +170,9 @@ async fn idle_consumer_repulling_at_once_makes_few_requests() {
         pulls += 1;
     }
     println!("{pulls} pulls in {:?}", started.elapsed());
-    assert!(pulls <= 5, "an idle queue must not be polled in a tight loop: {pulls} pulls");
+    assert!(
+        pulls <= 5,
+        "an idle queue must not be polled in a tight loop: {pulls} pulls"
+    );
     b.stop().await;
 }
