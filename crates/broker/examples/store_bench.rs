@@ -74,6 +74,24 @@ fn record(size: usize, queue_id: i32) -> MessageRecord {
     }
 }
 
+/// CPU time this thread has run, from `/proc/thread-self/schedstat` (Linux), so the numbers
+/// mean something on a shared, busy machine too.
+fn thread_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    stat.split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+        .map(Duration::from_nanos)
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg").map_or_else(
+        |_| "?".into(),
+        |s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
+    )
+}
+
 fn config(root: &Path, flush: FlushDiskType) -> StoreConfig {
     StoreConfig {
         root: root.to_path_buf(),
@@ -87,19 +105,29 @@ fn append(args: &Args, root: &Path) -> Result<(), Box<dyn std::error::Error>> {
     let rec = record(args.size, 0);
     // The first append waits for the first (preallocated, touched) file; not timed.
     store.append(&rec)?;
+    let cpu0 = thread_cpu();
     let t0 = Instant::now();
     for _ in 0..args.count {
         store.append(&rec)?;
     }
     let secs = t0.elapsed().as_secs_f64();
+    let cpu = thread_cpu().zip(cpu0).map(|(b, a)| (b - a).as_secs_f64());
     let bytes = store.stats().bytes_put.load(Ordering::Relaxed);
     println!(
-        "append ASYNC_FLUSH, 1 thread, {} B records: {} msgs in {secs:.2} s = {:.0} msgs/s, {:.0} MB/s",
+        "append ASYNC_FLUSH, 1 thread, {} B records: {} msgs in {secs:.2} s = {:.0} msgs/s, {:.0} MB/s (load average {})",
         bytes / (args.count + 1),
         args.count,
         args.count as f64 / secs,
-        bytes as f64 / secs / 1e6
+        bytes as f64 / secs / 1e6,
+        load_average()
     );
+    if let Some(cpu) = cpu {
+        println!(
+            "  appending thread on CPU {cpu:.2} s: {:.0} msgs per CPU-second ({:.2} us per append)",
+            args.count as f64 / cpu,
+            cpu * 1e6 / args.count as f64
+        );
+    }
     store.shutdown()?;
     Ok(())
 }
@@ -133,12 +161,18 @@ fn sync(args: &Args, root: &Path) -> Result<(), Box<dyn std::error::Error>> {
     }
     let secs = t0.elapsed().as_secs_f64();
     let n = done.load(Ordering::Relaxed);
+    let syncs = store.stats().commit_log_syncs.load(Ordering::Relaxed).max(1);
     println!(
-        "append SYNC_FLUSH, {} writers, {} B records: {n} acknowledged in {secs:.2} s = {:.0} msgs/s ({} flush timeouts)",
+        "append SYNC_FLUSH, {} writers, {} B records: {n} acknowledged in {secs:.2} s = {:.0} msgs/s ({} flush timeouts, load average {})",
         args.writers,
         args.size,
         n as f64 / secs,
-        timeouts.load(Ordering::Relaxed)
+        timeouts.load(Ordering::Relaxed),
+        load_average()
+    );
+    println!(
+        "  {syncs} commit-log syncs: {:.1} acknowledged messages per sync",
+        n as f64 / syncs as f64
     );
     store.shutdown()?;
     Ok(())
@@ -166,14 +200,20 @@ fn recovery(args: &Args, root: &Path) -> Result<(), Box<dyn std::error::Error>> 
     std::fs::remove_file(root.join("checkpoint"))?;
     std::fs::remove_dir_all(root.join("consumequeue"))?;
     let t0 = Instant::now();
+    let cpu0 = thread_cpu();
     let store = MessageStore::open(config(root, FlushDiskType::Async))?;
     let secs = t0.elapsed().as_secs_f64();
+    let cpu = thread_cpu()
+        .zip(cpu0)
+        .map_or(f64::NAN, |(b, a)| (b - a).as_secs_f64());
     let rep = store.recovery_report();
     println!(
-        "crash recovery of {} bytes: {secs:.2} s to open ({} records checked and dispatched; recovery itself {:.2} s)",
+        "crash recovery of {} bytes: {secs:.2} s to open ({} records checked and dispatched; recovery itself {:.2} s, \
+         {cpu:.2} s on CPU; load average {})",
         rep.end,
         rep.records_replayed,
-        rep.duration.as_secs_f64()
+        rep.duration.as_secs_f64(),
+        load_average()
     );
     store.shutdown()?;
     Ok(())

@@ -1,10 +1,13 @@
-//! Creates the next commit-log file ahead of need, on its own thread, and faults all of its
-//! pages in, so that an append crossing into a new file never waits for file creation or pays a
-//! page fault per 4 KiB (fresh mapped pages take writes at ~0.75 GB/s here, touched ones at
-//! ~4.4 GB/s).
+//! Creates the next commit-log file ahead of need, on its own thread, and then faults its pages
+//! in, front to back, so that an append crossing into a new file never waits for file creation
+//! and, while the writer is slower than the toucher, pays no page fault per 4 KiB (fresh mapped
+//! pages take writes at ~0.75 GB/s here, touched ones at ~4.4 GB/s). The file is handed over as
+//! soon as it exists: touching changes no byte, so it goes on while the writer appends, and a
+//! writer faster than the toucher simply overtakes it instead of waiting.
 //!
-//! Invariants: at most one file is being prepared; a writer asking for the file being prepared
-//! waits for it instead of creating it a second time; a prepared file that is never used is
+//! Invariants: at most one file is being prepared, and it is claimed (`preparing`) under the
+//! lock, so a writer asking for it waits instead of creating it a second time, and a writer
+//! that creates a file itself first withdraws the request; a prepared file that is never used is
 //! deleted (at stop, or when a different start is taken), and one left by a crash is an empty
 //! segment after the log's end, which recovery drops.
 
@@ -104,11 +107,16 @@ impl Allocator {
                     Err(_) => {}
                 }
             }
-            let in_progress = st.preparing == Some(start) || (st.want == Some(start) && !st.stop);
-            if !in_progress {
+            if st.preparing != Some(start) {
                 break;
             }
+            // The thread is creating this very file: wait rather than create it twice.
             st = self.shared.changed.wait(st).unwrap_or_else(|p| p.into_inner());
+        }
+        // Not prepared (the thread is busy touching the previous file, or nothing was
+        // requested): claim it so the thread will not create it too, and create it here.
+        if st.want == Some(start) {
+            st.want = None;
         }
         drop(st);
         Ok(Arc::new(MappedFile::create(
@@ -157,15 +165,16 @@ fn run(shared: &Shared) {
                     None => false,
                 };
                 match st.want {
-                    Some(w) if !done => break w,
+                    Some(w) if !done => {
+                        // Claimed in the same critical section as chosen, so `take` never
+                        // creates this file concurrently.
+                        st.preparing = Some(w);
+                        break w;
+                    }
                     _ => st = shared.changed.wait(st).unwrap_or_else(|p| p.into_inner()),
                 }
             }
         };
-        {
-            let mut st = shared.lock();
-            st.preparing = Some(start);
-        }
         let path = shared.dir.join(super::mapped_file::file_name(start));
         let result = if path.exists() {
             // Left by an earlier run (recovery keeps an empty next file); reuse it.
@@ -173,19 +182,33 @@ fn run(shared: &Shared) {
         } else {
             MappedFile::create(&shared.dir, start, shared.file_size)
         };
-        let result = result.map(|f| {
-            if shared.touch {
-                f.touch_pages();
+        let result = result.map(Arc::new);
+        let to_touch = result.as_ref().ok().filter(|_| shared.touch).cloned();
+        {
+            let mut st = shared.lock();
+            st.preparing = None;
+            if let Err(e) = &result {
+                tracing::warn!(error = %e, "could not preallocate the next commit-log file");
             }
-            Arc::new(f)
-        });
-        let mut st = shared.lock();
-        st.preparing = None;
-        if let Err(e) = &result {
-            tracing::warn!(error = %e, "could not preallocate the next commit-log file");
+            st.ready = Some(result);
+            shared.changed.notify_all();
         }
-        st.ready = Some(result);
-        shared.changed.notify_all();
+        if let Some(file) = to_touch {
+            touch(shared, &file);
+        }
+    }
+}
+
+/// Faults `file` in, chunk by chunk, until done or the store stops. It keeps going while the
+/// writer appends to the file: touching pages already faulted in costs a page-table walk.
+fn touch(shared: &Shared, file: &MappedFile) {
+    const CHUNK: usize = 1 << 20;
+    let mut pos = 0usize;
+    while (pos as u64) < file.size() {
+        if shared.lock().stop || !file.touch_range(pos, CHUNK) {
+            return;
+        }
+        pos += CHUNK;
     }
 }
 

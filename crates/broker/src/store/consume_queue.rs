@@ -439,12 +439,11 @@ mod tests {
             1,
             "first file's last record ends at 400"
         );
-        assert_eq!(cq.min_offset(), 4);
-        cq.correct_min(450);
         assert_eq!(
             cq.min_offset(),
             7,
-            "entries 4 (ends 500 but starts 400) and placeholders skipped"
+            "entry 4 (starts at 400) and the placeholders are skipped"
         );
+        assert_eq!(cq.entries(4, 10).len(), 4, "entries below min are still readable");
     }
 }

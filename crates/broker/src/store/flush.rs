@@ -227,6 +227,7 @@ pub(super) fn flush_commit_log(inner: &Inner) -> Result<()> {
     if target > from {
         let ts = inner.last_store_timestamp.load(Ordering::Acquire);
         inner.commit_log.sync_range(from, target)?;
+        inner.stats.commit_log_syncs.fetch_add(1, Ordering::Relaxed);
         inner.flushed_timestamp.fetch_max(ts, Ordering::AcqRel);
     }
     inner.group_commit.publish(target);

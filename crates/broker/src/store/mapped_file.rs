@@ -17,6 +17,7 @@ use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::SystemTime;
 
 use memmap2::{Advice, MmapMut};
+use rustix::fs::{fallocate, FallocateFlags};
 
 use super::error::{Result, StoreError};
 
@@ -155,12 +156,21 @@ impl MappedFile {
         self.with_slice(pos, len, <[u8]>::to_vec)
     }
 
-    /// Zeroes everything from `pos` to the end, skipping chunks that are already zero so a
-    /// sparse or pre-touched tail costs reads, not page allocations.
+    /// Zeroes everything from `pos` to the end. Punching a hole frees the blocks at once (a
+    /// cut 1 GiB tail costs nothing); where the file system cannot punch, chunks that are not
+    /// already zero are overwritten, so a sparse tail costs reads, not page allocations.
     pub fn zero_from(&self, pos: usize) {
         const CHUNK: usize = 64 * 1024;
+        // The write lock keeps every reader off the bytes while the kernel zeroes them.
         let mut map = self.write_map();
-        let mut at = pos.min(map.len());
+        if pos >= map.len() {
+            return;
+        }
+        let punch = FallocateFlags::PUNCH_HOLE | FallocateFlags::KEEP_SIZE;
+        if fallocate(&self.file, punch, pos as u64, (map.len() - pos) as u64).is_ok() {
+            return;
+        }
+        let mut at = pos;
         while at < map.len() {
             let end = (at + CHUNK).min(map.len());
             let chunk = &mut map[at..end];
@@ -171,17 +181,18 @@ impl MappedFile {
         }
     }
 
-    /// Faults every page in for writing, so later appends copy into resident pages instead of
-    /// taking a page fault per 4 KiB. Uses `MADV_POPULATE_WRITE` where the kernel has it, else
-    /// writes a zero into each page (the file is fresh, so zero is its content already).
-    pub fn touch_pages(&self) {
-        let mut map = self.write_map();
-        if map.advise(Advice::PopulateWrite).is_ok() {
-            return;
-        }
-        for at in (0..map.len()).step_by(4096) {
-            map[at] = 0;
-        }
+    /// Faults the pages of `[pos, pos + len)` in (`MADV_POPULATE_READ`), so the page cache holds
+    /// them zero-filled and mapped before the writer gets there: an append then takes at most a
+    /// cheap write-protect fault per page instead of allocating and zeroing it. Read-populating
+    /// keeps the pages clean, so a flush never writes zeroes the writer has not reached (a
+    /// write-populate would dirty the whole file and make the first `fdatasync` write all of
+    /// it). It changes no byte, so it may run while the writer appends to the same file; it
+    /// holds the mapping's read lock for one range. Returns false where the kernel lacks the
+    /// advice (Linux < 5.14).
+    pub fn touch_range(&self, pos: usize, len: usize) -> bool {
+        let map = self.read_map();
+        let end = pos.saturating_add(len).min(map.len());
+        pos >= end || map.advise_range(Advice::PopulateRead, pos, end - pos).is_ok()
     }
 
     /// `fdatasync`: on Linux this writes back pages dirtied through the mapping too.
@@ -237,7 +248,7 @@ mod tests {
         assert!(!f.write(4091, b"abcdef"), "past the end is refused");
         assert_eq!(f.read(4090, 6).unwrap(), b"abcdef");
         assert!(f.read(4095, 2).is_none());
-        f.touch_pages();
+        assert!(f.touch_range(0, 4096) || cfg!(not(target_os = "linux")));
         f.zero_from(4092);
         assert_eq!(f.read(4090, 6).unwrap(), b"ab\0\0\0\0");
         f.sync().unwrap();

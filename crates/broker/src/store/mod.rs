@@ -81,6 +81,8 @@ pub struct StoreStats {
     pub bytes_put: AtomicU64,
     /// Sync-flush waits that timed out.
     pub flush_timeouts: AtomicU64,
+    /// Commit-log syncs done (with `messages_put`, the group-commit batch size).
+    pub commit_log_syncs: AtomicU64,
 }
 
 /// State shared with the store's threads.
