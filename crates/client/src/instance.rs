@@ -436,7 +436,8 @@ async fn route_task(instance: std::sync::Weak<ClientInstance>, cancel: Cancellat
 }
 
 async fn heartbeat_task(instance: std::sync::Weak<ClientInstance>, cancel: CancellationToken) {
-    // The first heartbeat goes out when a producer or consumer starts; this keeps them coming.
+    // Consumers send their first heartbeat at start (they need to be in the member list before
+    // the first rebalance); producers, as in RocketMQ, with the first period.
     loop {
         let Some(period) = instance.upgrade().map(|i| i.config.heartbeat_broker_interval) else {
             return;
