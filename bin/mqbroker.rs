@@ -44,6 +44,10 @@ struct Args {
     /// Print the effective configuration and exit.
     #[arg(short = 'p', long)]
     print_config: bool,
+    /// Async worker threads (default: one per core). The store's flush and retention threads
+    /// come on top.
+    #[arg(long, value_name = "N")]
+    worker_threads: Option<usize>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -60,7 +64,11 @@ fn main() -> anyhow::Result<()> {
         print!("{}", config.to_properties());
         return Ok(());
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = args.worker_threads.filter(|n| *n > 0) {
+        builder.worker_threads(n);
+    }
+    let runtime = builder
         .enable_all()
         .thread_name("broker")
         .build()
