@@ -113,22 +113,8 @@ impl Puller {
             .get(mq)
             .copied()
             .unwrap_or(0);
-        let preferred = addrs
-            .iter()
-            .find(|(id, _)| *id == suggested)
-            .or_else(|| addrs.first());
-        let Some(preferred) = preferred.cloned() else {
-            return Err(ClientError::BrokerNotFound(mq.broker_name.clone()));
-        };
-        if !self.is_down(&preferred.1) {
-            return Ok((preferred.1, preferred.0));
-        }
-        let live = addrs
-            .iter()
-            .find(|(_, addr)| !self.is_down(addr))
-            .cloned()
-            .unwrap_or(preferred);
-        Ok((live.1, live.0))
+        choose_addr(&addrs, suggested, |addr| self.is_down(addr))
+            .ok_or_else(|| ClientError::BrokerNotFound(mq.broker_name.clone()))
     }
 
     /// Sends one PULL_MESSAGE and decodes the answer.
@@ -197,6 +183,26 @@ impl Puller {
     }
 }
 
+/// Picks the address of a broker group to pull from: the suggested id (else the lowest id, the
+/// master when present) unless it failed recently, then the first address that did not; if all
+/// failed recently, the preferred one anyway.
+pub(crate) fn choose_addr(
+    addrs: &[(i64, String)],
+    suggested: i64,
+    is_down: impl Fn(&str) -> bool,
+) -> Option<(String, i64)> {
+    let preferred = addrs
+        .iter()
+        .find(|(id, _)| *id == suggested)
+        .or_else(|| addrs.first())?;
+    let pick = if is_down(&preferred.1) {
+        addrs.iter().find(|(_, addr)| !is_down(addr)).unwrap_or(preferred)
+    } else {
+        preferred
+    };
+    Some((pick.1.clone(), pick.0))
+}
+
 async fn offset_call<R>(instance: &ClientInstance, mq: &MessageQueue, header: R) -> Result<R::Response>
 where
     R: RpcRequest,
@@ -248,4 +254,29 @@ pub async fn search_offset(instance: &ClientInstance, mq: &MessageQueue, timesta
     };
     let r: SearchOffsetResponseHeader = offset_call(instance, mq, header).await?;
     Ok(r.offset)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pulls_move_to_the_slave_and_back_to_the_master() {
+        let both = vec![(0, "m:1".to_string()), (1, "s:1".to_string())];
+        let up = |_: &str| false;
+        let master_down = |a: &str| a == "m:1";
+        // Normal: the master, or whatever the broker suggests.
+        assert_eq!(choose_addr(&both, 0, up), Some(("m:1".into(), 0)));
+        assert_eq!(choose_addr(&both, 1, up), Some(("s:1".into(), 1)));
+        // The master failed a pull: its queues are read from the slave.
+        assert_eq!(choose_addr(&both, 0, master_down), Some(("s:1".into(), 1)));
+        // The nameserver dropped the master: the slave is the only address.
+        let slave_only = vec![(1, "s:1".to_string())];
+        assert_eq!(choose_addr(&slave_only, 0, up), Some(("s:1".into(), 1)));
+        // The master is back and the slave suggests it (id 0): pulls return to it.
+        assert_eq!(choose_addr(&both, 0, up), Some(("m:1".into(), 0)));
+        // Everything failed recently: still try the preferred one; nothing known: none.
+        assert_eq!(choose_addr(&both, 0, |_| true), Some(("m:1".into(), 0)));
+        assert_eq!(choose_addr(&[], 0, up), None);
+    }
 }
