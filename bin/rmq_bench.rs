@@ -21,7 +21,7 @@ use rmq_remoting::headers::admin::CreateTopicRequestHeader;
 use rmq_remoting::headers::send::SendMessageRequestHeaderV2;
 use rmq_remoting::message::id::UniqIdGenerator;
 use rmq_remoting::net::{ClientConfig, RemotingClient};
-use rmq_remoting::{RemotingCommand, RequestCode};
+use rmq_remoting::{RemotingCommand, RequestCode, SerializeType};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[derive(Parser, Debug)]
@@ -78,6 +78,9 @@ struct SendArgs {
     /// Per-request timeout in ms.
     #[arg(long, default_value_t = 10_000)]
     timeout_ms: u64,
+    /// Header serialization: json (what Java clients send by default) or rocketmq (binary).
+    #[arg(long, default_value = "json", value_parser = ["json", "rocketmq"])]
+    serialize: String,
 }
 
 #[derive(Args, Debug)]
@@ -248,19 +251,29 @@ async fn run_send(a: SendArgs) -> anyhow::Result<()> {
     if a.in_flight == 0 || a.connections == 0 {
         bail!("--in-flight and --connections must be at least 1");
     }
+    let serialize_type = if a.serialize == "rocketmq" {
+        SerializeType::RocketMq
+    } else {
+        SerializeType::Json
+    };
+    let config = ClientConfig {
+        serialize_type,
+        ..ClientConfig::default()
+    };
     let clients: Vec<RemotingClient> = (0..a.connections)
-        .map(|_| RemotingClient::new(ClientConfig::default()))
+        .map(|_| RemotingClient::new(config.clone()))
         .collect();
     let targets = resolve_targets(&a, &clients[0]).await?;
     let brokers: std::collections::BTreeSet<&str> = targets.iter().map(|t| t.addr.as_str()).collect();
     println!(
-        "send: topic={} queues={} brokers={:?} size={} in_flight={} connections={}",
+        "send: topic={} queues={} brokers={:?} size={} in_flight={} connections={} serialize={}",
         a.topic,
         targets.len(),
         brokers,
         a.size,
         a.in_flight,
-        a.connections
+        a.connections,
+        a.serialize
     );
     let duration = if a.count.is_some() {
         Duration::from_secs(24 * 3600)
