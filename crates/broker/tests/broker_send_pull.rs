@@ -241,3 +241,21 @@ async fn rocketmq_binary_header_gets_a_reply_in_kind() {
     client.shutdown();
     b.stop().await;
 }
+
+#[tokio::test]
+async fn sync_master_without_slave_answers_slave_not_available_but_stores() {
+    let b = TestBroker::start_with(|c| c.broker_role = rmq_broker::BrokerRole::SyncMaster).await;
+    let r = b.call(send_request("SyncM", 0, b"x", "")).await;
+    assert_eq!(r.code, ResponseCode::SLAVE_NOT_AVAILABLE.code(), "{r:?}");
+    assert_eq!(
+        r.ext("queueOffset"),
+        Some("0"),
+        "the reply still names where it was stored"
+    );
+    // WAIT=false skips the replication wait.
+    let r = b.call(send_request("SyncM", 0, b"y", "WAIT\u{1}false")).await;
+    assert_eq!(r.code, 0);
+    let pulled = b.call(pull_request("g", "SyncM", 0, 0, Some("*"), 0, 0)).await;
+    assert_eq!(records(&pulled).len(), 2);
+    b.stop().await;
+}
