@@ -118,3 +118,49 @@ async fn cold_pulls_on_a_master_suggest_the_slave() {
     slave.stop().await;
     master.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slave_that_stops_acknowledging_gives_flush_slave_timeout() {
+    use tokio::io::AsyncWriteExt;
+    let master = TestBroker::start_with(|c: &mut BrokerConfig| {
+        c.broker_role = BrokerRole::SyncMaster;
+        c.slave_timeout = std::time::Duration::from_millis(500);
+    })
+    .await;
+    // A "slave" that reports once and then never again.
+    let ha = master.broker().state().ha_server_addr();
+    let mut silent = tokio::net::TcpStream::connect(&ha)
+        .await
+        .expect("connect HA port");
+    let at = master.broker().state().store.max_physical_offset();
+    silent
+        .write_all(&rmq_broker::ha::protocol::encode_report(at))
+        .await
+        .expect("report");
+    wait_for(TIMEOUT, || async {
+        let t = runtime_info(&master).await;
+        (get(&t, "haSlave0AckOffset") == at.to_string()).then_some(())
+    })
+    .await;
+    let started = std::time::Instant::now();
+    let resp = master
+        .call(send_request("HaTimeout", 0, b"stored anyway", &tag_props("A")))
+        .await;
+    assert_eq!(
+        resp.code,
+        ResponseCode::FLUSH_SLAVE_TIMEOUT.code(),
+        "{:?}",
+        resp.remark
+    );
+    assert!(started.elapsed() >= std::time::Duration::from_millis(500));
+    let pulled = master
+        .call(pull_request("g", "HaTimeout", 0, 0, Some("*"), 0, 0))
+        .await;
+    assert_eq!(
+        records(&pulled).len(),
+        1,
+        "a FLUSH_SLAVE_TIMEOUT message is stored"
+    );
+    drop(silent);
+    master.stop().await;
+}
