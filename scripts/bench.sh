@@ -4,6 +4,7 @@
 #
 #   scripts/bench.sh                 10 s per run
 #   DURATION=30s scripts/bench.sh
+#   SKIP_BUILD=1 scripts/bench.sh    reuse target/release binaries
 #
 # Prints, per flush mode: sends/s with 64 in flight, sends/s with 1 in flight, and the raw
 # loopback round-trip rate (rmq-bench rtt) that the one-in-flight figure is compared to.
@@ -17,8 +18,10 @@ SIZE=${SIZE:-1024}
 NS_PORT=${NS_PORT:-39876}
 BROKER_PORT=${BROKER_PORT:-30911}
 
-echo "==== building release binaries"
-cargo build --release -p minirmq --bins
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+    echo "==== building release binaries (SKIP_BUILD=1 to use the existing ones)"
+    cargo build --release -p minirmq --bins
+fi
 BIN=${CARGO_TARGET_DIR:-target}/release
 
 work=$(mktemp -d -t rmq-bench-XXXXXX)
@@ -70,13 +73,20 @@ CONF
     pids+=("$bpid")
     wait_for "broker ($flush)" port_busy "$BROKER_PORT"
     local addr="127.0.0.1:$BROKER_PORT"
+    # Warm-up (not reported): creates the topic and lets the broker finish its start-up work.
+    "$BIN/rmq-bench" send --broker "$addr" --topic "Bench$flush" --size "$SIZE" --in-flight 8 \
+        --duration 3s >/dev/null
+    local out r64 r1
     echo "==== $flush: 64 in flight, $DURATION"
-    local r64 r1
-    r64=$("$BIN/rmq-bench" send --broker "$addr" --topic "Bench$flush" --size "$SIZE" --in-flight 64 \
-        --duration "$DURATION" | tee /dev/stderr | grep '^RESULT')
+    out=$("$BIN/rmq-bench" send --broker "$addr" --topic "Bench$flush" --size "$SIZE" --in-flight 64 \
+        --duration "$DURATION")
+    echo "$out"
+    r64=$(grep '^RESULT' <<<"$out")
     echo "==== $flush: 1 in flight, $DURATION"
-    r1=$("$BIN/rmq-bench" send --broker "$addr" --topic "Bench$flush" --size "$SIZE" --in-flight 1 \
-        --duration "$DURATION" | tee /dev/stderr | grep '^RESULT')
+    out=$("$BIN/rmq-bench" send --broker "$addr" --topic "Bench$flush" --size "$SIZE" --in-flight 1 \
+        --duration "$DURATION")
+    echo "$out"
+    r1=$(grep '^RESULT' <<<"$out")
     kill "$bpid"
     wait "$bpid" 2>/dev/null || true
     results+=("$flush 64 $(sed -n 's/.* tps=\([0-9]*\).* p99_us=\([0-9]*\).*/\1 \2/p' <<<"$r64")")
@@ -84,8 +94,9 @@ CONF
 }
 
 echo "==== raw loopback round trips (one in flight, $SIZE bytes)"
-rtt=$("$BIN/rmq-bench" rtt --size "$SIZE" --duration "$DURATION" | tee /dev/stderr | grep '^RESULT' \
-    | sed -n 's/.* tps=\([0-9]*\).*/\1/p')
+out=$("$BIN/rmq-bench" rtt --size "$SIZE" --duration "$DURATION")
+echo "$out"
+rtt=$(grep '^RESULT' <<<"$out" | sed -n 's/.* tps=\([0-9]*\).*/\1/p')
 
 run_mode ASYNC_FLUSH
 run_mode SYNC_FLUSH
