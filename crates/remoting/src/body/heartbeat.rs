@@ -104,14 +104,17 @@ pub struct SubscriptionData {
     /// Class filter mode (unsupported; always false).
     pub class_filter_mode: bool,
     /// Java hash codes of the tags.
+    #[serde(deserialize_with = "super::lenient::i32_set")]
     pub code_set: BTreeSet<i32>,
     /// `TAG` or `SQL92`.
     pub expression_type: String,
     /// The expression as written (`*`, `TagA || TagB`).
     pub sub_string: String,
-    /// Version (ms timestamp of creation).
+    /// Version (ms timestamp of creation); the C++ client sends it as a string.
+    #[serde(deserialize_with = "super::lenient::i64_or_string")]
     pub sub_version: i64,
     /// The tags.
+    #[serde(deserialize_with = "super::lenient::string_set")]
     pub tags_set: BTreeSet<String>,
     /// Topic.
     pub topic: String,
@@ -157,6 +160,27 @@ impl SubscriptionData {
 
 #[cfg(test)]
 mod tests {
+
+    /// The shape the Apache C++ client 2.1 writes (jsoncpp): `subVersion` as a string, no
+    /// `unitMode`, no `expressionType`, no `classFilterMode`, a trailing newline.
+    #[test]
+    fn decodes_cpp_client_heartbeat() {
+        let body = br#"{"clientID":"127.0.0.1@4242","consumerDataSet":[{"consumeFromWhere":"CONSUME_FROM_LAST_OFFSET","consumeType":"CONSUME_PASSIVELY","groupName":"cg","messageModel":"CLUSTERING","subscriptionDataSet":[{"codeSet":[2598919],"subString":"TagA","subVersion":"1700000000123","tagsSet":["TagA"],"topic":"T"}]}],"producerDataSet":[{"groupName":"CLIENT_INNER_PRODUCER"}]}
+"#;
+        let hb = HeartbeatData::decode(body).unwrap();
+        let sub = &hb.consumer_data_set[0].subscription_data_set[0];
+        assert_eq!(sub.sub_version, 1_700_000_000_123);
+        assert!(sub.code_set.contains(&2598919));
+        assert_eq!(sub.expression_type, EXPRESSION_TYPE_TAG);
+        let numeric = br#"{"clientID":"c","consumerDataSet":[{"groupName":"g","subscriptionDataSet":[{"topic":"T","subString":"*","subVersion":5,"codeSet":["7"],"tagsSet":null}]}]}"#;
+        let hb = HeartbeatData::decode(numeric).unwrap();
+        let sub = &hb.consumer_data_set[0].subscription_data_set[0];
+        assert_eq!(
+            (sub.sub_version, sub.code_set.iter().next().copied()),
+            (5, Some(7))
+        );
+    }
+
     use super::*;
 
     const PROTOCOL_MD: &str = r#"{"clientID":"10.0.0.5@12345#1234567890123",

@@ -15,6 +15,7 @@ pub mod consumer;
 pub mod fastjson;
 pub mod heartbeat;
 pub mod kv;
+pub mod lenient;
 pub mod message_queue;
 pub mod offsets;
 pub mod register;
