@@ -42,6 +42,7 @@ pub fn notify(state: &BrokerState, note: Notification) {
 }
 
 fn bad_body(req: &RemotingCommand, what: &str, e: impl std::fmt::Display) -> RemotingCommand {
+    tracing::warn!(body = %String::from_utf8_lossy(&req.body), error = %e, "malformed {what} body");
     req.reply(
         ResponseCode::SYSTEM_ERROR,
         Some(format!("the {what} body is malformed: {e}")),

@@ -17,7 +17,7 @@ pub const SUB_ALL: &str = "*";
 
 /// Pull (`CONSUME_ACTIVELY`) or push (`CONSUME_PASSIVELY`).
 #[allow(non_camel_case_types)]
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
 pub enum ConsumeType {
     /// Pull consumer.
     CONSUME_ACTIVELY,
@@ -28,7 +28,7 @@ pub enum ConsumeType {
 
 /// Clustering (queues shared out) or broadcasting (every consumer gets every queue).
 #[allow(non_camel_case_types)]
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
 pub enum MessageModel {
     /// Every consumer reads every queue.
     BROADCASTING,
@@ -39,7 +39,7 @@ pub enum MessageModel {
 
 /// Where a consumer group with no stored offset starts.
 #[allow(non_camel_case_types)]
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
 pub enum ConsumeFromWhere {
     /// The queue's max offset.
     #[default]
@@ -55,6 +55,23 @@ pub enum ConsumeFromWhere {
     /// Search by the consumer's timestamp.
     CONSUME_FROM_TIMESTAMP,
 }
+
+super::lenient::name_or_ordinal_enum!(ConsumeType {
+    CONSUME_ACTIVELY,
+    CONSUME_PASSIVELY
+});
+super::lenient::name_or_ordinal_enum!(MessageModel {
+    BROADCASTING,
+    CLUSTERING
+});
+super::lenient::name_or_ordinal_enum!(ConsumeFromWhere {
+    CONSUME_FROM_LAST_OFFSET,
+    CONSUME_FROM_LAST_OFFSET_AND_FROM_MIN_WHEN_BOOT_FIRST,
+    CONSUME_FROM_MIN_OFFSET,
+    CONSUME_FROM_MAX_OFFSET,
+    CONSUME_FROM_FIRST_OFFSET,
+    CONSUME_FROM_TIMESTAMP,
+});
 
 /// What a client tells a broker every 30 s.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -165,13 +182,26 @@ mod tests {
     /// `unitMode`, no `expressionType`, no `classFilterMode`, a trailing newline.
     #[test]
     fn decodes_cpp_client_heartbeat() {
-        let body = br#"{"clientID":"127.0.0.1@4242","consumerDataSet":[{"consumeFromWhere":"CONSUME_FROM_LAST_OFFSET","consumeType":"CONSUME_PASSIVELY","groupName":"cg","messageModel":"CLUSTERING","subscriptionDataSet":[{"codeSet":[2598919],"subString":"TagA","subVersion":"1700000000123","tagsSet":["TagA"],"topic":"T"}]}],"producerDataSet":[{"groupName":"CLIENT_INNER_PRODUCER"}]}
+        // As captured from rocketmq-python-cvs 2.1.0.3: enums by ordinal.
+        let body = br#"{"clientID":"127.0.0.1@4242","consumerDataSet":[{"consumeFromWhere":4,"consumeType":1,"groupName":"cg","messageModel":1,"subscriptionDataSet":[{"codeSet":[2598919],"subString":"TagA","subVersion":"1700000000123","tagsSet":["TagA"],"topic":"T"}]}],"producerDataSet":[{"groupName":"CLIENT_INNER_PRODUCER"}]}
 "#;
         let hb = HeartbeatData::decode(body).unwrap();
         let sub = &hb.consumer_data_set[0].subscription_data_set[0];
         assert_eq!(sub.sub_version, 1_700_000_000_123);
         assert!(sub.code_set.contains(&2598919));
         assert_eq!(sub.expression_type, EXPRESSION_TYPE_TAG);
+        let group = &hb.consumer_data_set[0];
+        assert_eq!(
+            group.consume_from_where,
+            ConsumeFromWhere::CONSUME_FROM_FIRST_OFFSET
+        );
+        assert_eq!(group.consume_type, ConsumeType::CONSUME_PASSIVELY);
+        assert_eq!(group.message_model, MessageModel::CLUSTERING);
+        let named =
+            br#"{"consumerDataSet":[{"consumeType":"CONSUME_ACTIVELY","messageModel":"BROADCASTING"}]}"#;
+        let hb = HeartbeatData::decode(named).unwrap();
+        assert_eq!(hb.consumer_data_set[0].message_model, MessageModel::BROADCASTING);
+        assert!(HeartbeatData::decode(br#"{"consumerDataSet":[{"messageModel":7}]}"#).is_err());
         let numeric = br#"{"clientID":"c","consumerDataSet":[{"groupName":"g","subscriptionDataSet":[{"topic":"T","subString":"*","subVersion":5,"codeSet":["7"],"tagsSet":null}]}]}"#;
         let hb = HeartbeatData::decode(numeric).unwrap();
         let sub = &hb.consumer_data_set[0].subscription_data_set[0];

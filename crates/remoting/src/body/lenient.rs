@@ -1,6 +1,8 @@
 //! Field deserializers for numbers that some clients send as strings: the Apache C++ client
 //! writes `subVersion` as a decimal string (`UtilAll::to_string`), where Java writes a number.
-//! fastjson on the Java broker accepts both, so we do too.
+//! fastjson on the Java broker accepts both, so we do too. The same client writes the consumer
+//! enums (`consumeType`, `messageModel`, `consumeFromWhere`) by ordinal where Java writes names;
+//! [`name_or_ordinal_enum!`] reads either.
 
 use std::collections::BTreeSet;
 
@@ -50,3 +52,30 @@ pub fn i32_set<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeSet<i32>, D::Erro
 pub fn string_set<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeSet<String>, D::Error> {
     Ok(Option::<BTreeSet<String>>::deserialize(d)?.unwrap_or_default())
 }
+
+/// Implements `Deserialize` for a fieldless enum from its Java name or its ordinal (the variants
+/// must be listed in Java's declaration order).
+macro_rules! name_or_ordinal_enum {
+    ($name:ident { $($variant:ident),+ $(,)? }) => {
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                use serde::de::Error;
+                const VARIANTS: &[$name] = &[$($name::$variant),+];
+                match serde_json::Value::deserialize(d)? {
+                    serde_json::Value::String(s) => match s.as_str() {
+                        $(stringify!($variant) => Ok($name::$variant),)+
+                        other => Err(D::Error::custom(format!(
+                            "unknown {} {other:?}", stringify!($name)
+                        ))),
+                    },
+                    serde_json::Value::Number(n) => n
+                        .as_u64()
+                        .and_then(|i| VARIANTS.get(i as usize).copied())
+                        .ok_or_else(|| D::Error::custom(format!("no {} with ordinal {n}", stringify!($name)))),
+                    other => Err(D::Error::custom(format!("expected a {} name or ordinal, found {other}", stringify!($name)))),
+                }
+            }
+        }
+    };
+}
+pub(crate) use name_or_ordinal_enum;
