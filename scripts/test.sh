@@ -27,10 +27,10 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "cargo build --workspace --bins"
 cargo build --workspace --bins
 
-step "cargo test --workspace"
+step "cargo test --workspace --no-fail-fast"
 # Process-level tests start real servers; two at a time keeps 2-core machines from timing out.
 export RUST_TEST_THREADS=${RUST_TEST_THREADS:-2}
-cargo test --workspace
+cargo test --workspace --no-fail-fast
 
 echo
 echo "==== all checks passed in $(( $(date +%s) - start )) s"
