@@ -113,6 +113,45 @@ fn check_deliveries(got: &[serde_json::Value], topic: &str, run: &str, count: us
     eprintln!("{count} messages delivered, {dups} redeliveries");
 }
 
+/// Runs the C++ push consumer (consume.py) in group `cg_<run>` until `count` distinct messages
+/// arrived; asserts it succeeded and returns every delivery it recorded.
+fn cpp_consume(
+    python: &Path,
+    ns: &str,
+    topic: &str,
+    run: &str,
+    count: usize,
+    dir: &Path,
+) -> Vec<serde_json::Value> {
+    let got_path = dir.join("got.jsonl");
+    let got_out = got_path.to_str().expect("utf-8").to_string();
+    let count = count.to_string();
+    let group = format!("cg_{run}");
+    let args = [
+        "--namesrv",
+        ns,
+        "--topic",
+        topic,
+        "--group",
+        &group,
+        "--expect",
+        &count,
+        "--timeout",
+        "150",
+        "--out",
+        &got_out,
+    ];
+    let out = run_py(python, "consume.py", &args, dir, Duration::from_secs(200));
+    let got = read_jsonl(&got_path);
+    assert!(
+        out.status.success(),
+        "{} ({} deliveries recorded)",
+        describe("consume.py", &out),
+        got.len()
+    );
+    got
+}
+
 fn cpp_round_trip(venv: &str, run: &str) {
     let Some(python) = venv_python(venv) else { return };
     let single = Single::start(&[]);
@@ -151,36 +190,7 @@ fn cpp_round_trip(venv: &str, run: &str) {
     assert_eq!(sent.len(), COUNT, "one result line per message");
     assert!(sent.iter().all(|r| r["status"] == 0), "every send is SEND_OK");
 
-    let got_path = dir.join("got.jsonl");
-    let got_out = got_path.to_str().expect("utf-8").to_string();
-    let group = format!("cg_{run}");
-    let out = run_py(
-        &python,
-        "consume.py",
-        &[
-            "--namesrv",
-            &ns,
-            "--topic",
-            &topic,
-            "--group",
-            &group,
-            "--expect",
-            &count,
-            "--timeout",
-            "150",
-            "--out",
-            &got_out,
-        ],
-        dir,
-        Duration::from_secs(200),
-    );
-    let got = read_jsonl(&got_path);
-    assert!(
-        out.status.success(),
-        "{} ({} deliveries recorded)",
-        describe("consume.py", &out),
-        got.len()
-    );
+    let got = cpp_consume(&python, &ns, &topic, run, COUNT, dir);
     check_deliveries(&got, &topic, run, COUNT);
 }
 
@@ -244,37 +254,7 @@ fn rust_producer_to_cpp_2_1_push_consumer() {
     });
 
     let dir = single.dir.path();
-    let got_path = dir.join("got.jsonl");
-    let got_out = got_path.to_str().expect("utf-8").to_string();
-    let count = MIXED_COUNT.to_string();
-    let group = format!("cg_{run}");
-    let out = run_py(
-        &python,
-        "consume.py",
-        &[
-            "--namesrv",
-            &ns,
-            "--topic",
-            &topic,
-            "--group",
-            &group,
-            "--expect",
-            &count,
-            "--timeout",
-            "150",
-            "--out",
-            &got_out,
-        ],
-        dir,
-        Duration::from_secs(200),
-    );
-    let got = read_jsonl(&got_path);
-    assert!(
-        out.status.success(),
-        "{} ({} deliveries recorded)",
-        describe("consume.py", &out),
-        got.len()
-    );
+    let got = cpp_consume(&python, &ns, &topic, run, MIXED_COUNT, dir);
     check_deliveries(&got, &topic, run, MIXED_COUNT);
 }
 
