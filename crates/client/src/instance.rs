@@ -420,9 +420,8 @@ async fn route_task(instance: std::sync::Weak<ClientInstance>, cancel: Cancellat
         let Some(period) = instance.upgrade().map(|i| i.config.poll_name_server_interval) else {
             return;
         };
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = tokio::time::sleep(period) => {}
+        if !sleep_or_cancel(period, &cancel).await {
+            return;
         }
         let Some(instance) = instance.upgrade() else {
             return;
@@ -442,9 +441,8 @@ async fn heartbeat_task(instance: std::sync::Weak<ClientInstance>, cancel: Cance
         let Some(period) = instance.upgrade().map(|i| i.config.heartbeat_broker_interval) else {
             return;
         };
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = tokio::time::sleep(period) => {}
+        if !sleep_or_cancel(period, &cancel).await {
+            return;
         }
         let Some(instance) = instance.upgrade() else {
             return;
