@@ -14,6 +14,9 @@ use rmq_broker::{Broker, BrokerConfig};
 use rmq_remoting::java_properties::JavaProperties;
 use tracing::{info, warn};
 
+#[path = "shared/server_process.rs"]
+mod server_process;
+
 /// Runs a RocketMQ 4.x broker: stores messages, serves producers, consumers and mqadmin, and
 /// registers itself with every nameserver.
 #[derive(Debug, Parser)]
@@ -52,13 +55,7 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    server_process::init_logging();
     let config = effective_config(&args)?;
     if args.print_config {
         print!("{}", config.to_properties());
@@ -105,19 +102,8 @@ fn effective_config(args: &Args) -> anyhow::Result<BrokerConfig> {
 async fn run(config: BrokerConfig) -> anyhow::Result<()> {
     let broker = Broker::start(config).await.context("broker failed to start")?;
     info!(addr = %broker.broker_addr(), "mqbroker running; SIGTERM or Ctrl-C stops it");
-    wait_for_signal().await?;
+    server_process::wait_for_signal().await?;
     info!("stopping broker");
     broker.shutdown().await;
-    Ok(())
-}
-
-async fn wait_for_signal() -> anyhow::Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;
-    let mut int = signal(SignalKind::interrupt()).context("cannot install the SIGINT handler")?;
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
     Ok(())
 }

@@ -13,6 +13,9 @@ use rmq_namesrv::{NameServer, NamesrvConfig};
 use rmq_remoting::java_properties::JavaProperties;
 use tracing::info;
 
+#[path = "shared/server_process.rs"]
+mod server_process;
+
 /// Runs a RocketMQ 4.x nameserver: brokers register their topics with it, producers, consumers and
 /// mqadmin ask it for routes. Run several side by side for availability; they never talk to each
 /// other, every broker registers with each of them.
@@ -54,13 +57,7 @@ fn main() -> ExitCode {
 }
 
 fn run_main(args: &Args) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    server_process::init_logging();
     let config = effective_config(args)?;
     if args.print_config {
         print!("{}", config.to_properties_text());
@@ -114,19 +111,9 @@ async fn run(config: NamesrvConfig) -> anyhow::Result<()> {
     let kv_file = config.kv_config_file();
     let server = NameServer::start(config, listener).context("cannot start the nameserver")?;
     info!(addr = %server.local_addr(), kv_file = %kv_file.display(), "The Name Server boot success. serializeType=JSON");
-    wait_for_signal().await?;
+    let signal = server_process::wait_for_signal().await?;
+    info!("{signal} received");
     info!("shutting down");
     server.shutdown().await;
-    Ok(())
-}
-
-async fn wait_for_signal() -> anyhow::Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;
-    let mut int = signal(SignalKind::interrupt()).context("cannot install the SIGINT handler")?;
-    tokio::select! {
-        _ = term.recv() => info!("SIGTERM received"),
-        _ = int.recv() => info!("SIGINT received"),
-    }
     Ok(())
 }
