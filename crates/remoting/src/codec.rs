@@ -127,11 +127,13 @@ impl Encoder<RemotingCommand> for RemotingCodec {
     type Error = CodecError;
 
     fn encode(&mut self, cmd: RemotingCommand, dst: &mut BytesMut) -> Result<(), CodecError> {
-        encode_into(&cmd, dst, self.max_frame)
+        encode_frame(&cmd, dst, self.max_frame)
     }
 }
 
-fn encode_into(cmd: &RemotingCommand, dst: &mut BytesMut, max_frame: usize) -> Result<(), CodecError> {
+/// Appends the frame of `cmd` to `dst`; a frame over `max_frame` bytes leaves `dst` unchanged
+/// and is an error.
+pub fn encode_frame(cmd: &RemotingCommand, dst: &mut BytesMut, max_frame: usize) -> Result<(), CodecError> {
     let start = dst.len();
     dst.reserve(8 + 256 + cmd.body.len());
     dst.put_u64(0); // length and header-length words, patched below
@@ -162,7 +164,7 @@ fn encode_into(cmd: &RemotingCommand, dst: &mut BytesMut, max_frame: usize) -> R
 /// Encodes one command into a fresh buffer (tests, tools).
 pub fn encode_command(cmd: &RemotingCommand) -> Result<BytesMut, CodecError> {
     let mut buf = BytesMut::new();
-    encode_into(cmd, &mut buf, usize::MAX)?;
+    encode_frame(cmd, &mut buf, usize::MAX)?;
     Ok(buf)
 }
 

@@ -117,7 +117,7 @@ impl CommandHeader for EmptyHeader {
         Ok(EmptyHeader)
     }
     fn to_ext_fields(&self) -> ExtFields {
-        ExtFields::new()
+        ExtFields::default()
     }
 }
 
@@ -151,7 +151,7 @@ macro_rules! command_header {
             }
             fn to_ext_fields(&self) -> $crate::command::ExtFields {
                 #[allow(unused_mut)]
-                let mut fields = $crate::command::ExtFields::new();
+                let mut fields = $crate::command::ExtFields::default();
                 $(if let Some(v) = $crate::header::ExtValue::render_ext(&self.$field) {
                     fields.insert($wire.to_string(), v);
                 })*

@@ -57,7 +57,7 @@ prop_compose! {
         cmd.opaque = opaque;
         cmd.flag = flag;
         cmd.remark = remark;
-        cmd.ext_fields = ext;
+        cmd.ext_fields = ext.into_iter().collect();
         cmd.body = Bytes::from(body);
         cmd
     }

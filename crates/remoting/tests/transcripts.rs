@@ -184,7 +184,7 @@ fn assert_header_matches(cmd: &RemotingCommand, f: &Frame) {
         "language of {what}"
     );
     assert_eq!(cmd.remark.as_deref(), h["remark"].as_str(), "remark of {what}");
-    let expected: HashMap<String, String> = h
+    let expected: rmq_remoting::command::ExtFields = h
         .get("extFields")
         .and_then(Value::as_object)
         .map(|m| {

@@ -1,9 +1,9 @@
 //! [`Connection`]: the server's handle on one accepted connection.
 //!
 //! Handlers get it with every request: it names the peer, lets the server push requests to the
-//! peer (NOTIFY_CONSUMER_IDS_CHANGED), and tells whether the peer is still there. Writes go through
-//! a bounded queue drained by the connection's writer task, so a slow peer applies back-pressure
-//! instead of growing memory.
+//! peer (NOTIFY_CONSUMER_IDS_CHANGED), and tells whether the peer is still there. Pushes go through
+//! a small bounded queue drained by the connection's task; when it is full a push is dropped
+//! rather than growing memory.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -72,9 +72,5 @@ impl Connection {
         request.set_oneway();
         request.opaque = self.inner.next_opaque.fetch_add(1, Ordering::Relaxed);
         !self.is_closed() && self.inner.outbound.try_send(request).is_ok()
-    }
-
-    pub(crate) async fn send_reply(&self, reply: RemotingCommand) -> bool {
-        self.inner.outbound.send(reply).await.is_ok()
     }
 }

@@ -7,6 +7,7 @@
 pub mod client;
 pub mod connection;
 pub mod server;
+mod server_connection;
 
 pub use client::{ClientConfig, RemotingClient, ServerRequestHandler};
 pub use connection::Connection;

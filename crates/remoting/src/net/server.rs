@@ -1,6 +1,6 @@
-//! The request server: an accept loop, a reader and a writer task per connection, and a task per
-//! request so that replies go out in order of completion (a held pull does not block a send on
-//! the same connection).
+//! The request server: an accept loop and one task per connection
+//! ([`super::server_connection`]), in which requests are handled concurrently and answered in
+//! order of completion (a held pull does not block a send on the same connection).
 //!
 //! Limits keep memory bounded: at most `max_connections` connections (extra ones are closed at
 //! once with a log line), at most `max_in_flight_per_connection` requests being handled per
@@ -9,21 +9,17 @@
 //! REQUEST_CODE_NOT_SUPPORTED, handler failures with SYSTEM_ERROR; one-way requests get nothing.
 
 use std::future::Future;
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::{SinkExt, StreamExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, Semaphore};
-use tokio_util::codec::{FramedRead, FramedWrite};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
 use super::connection::Connection;
-use crate::code::ResponseCode;
-use crate::codec::{RemotingCodec, DEFAULT_MAX_FRAME};
+use super::server_connection::run_connection;
+use crate::codec::DEFAULT_MAX_FRAME;
 use crate::command::RemotingCommand;
 use crate::header::HeaderError;
 
@@ -78,8 +74,6 @@ pub trait RequestHandler: Send + Sync + 'static {
     fn on_connection_closed(&self, _conn: &Connection) {}
 }
 
-static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
-
 /// Runs the accept loop until `shutdown` is cancelled; then stops accepting and closes every
 /// connection.
 pub async fn serve<H: RequestHandler>(
@@ -121,143 +115,4 @@ pub async fn serve<H: RequestHandler>(
     }
     info!(%local, "remoting server stopped");
     Ok(())
-}
-
-async fn run_connection<H: RequestHandler>(
-    stream: TcpStream,
-    peer: SocketAddr,
-    handler: Arc<H>,
-    config: &ServerConfig,
-    shutdown: CancellationToken,
-) {
-    let (read_half, write_half) = stream.into_split();
-    let codec = RemotingCodec::new(config.max_frame);
-    let mut reader = FramedRead::new(read_half, codec);
-    let writer = FramedWrite::new(write_half, codec);
-    let (tx, rx) = mpsc::channel::<RemotingCommand>(config.max_in_flight_per_connection.max(16));
-    let conn = Connection::new(NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed), peer, tx);
-    debug!(%peer, id = conn.id(), "connection opened");
-    let writer_task = tokio::spawn(write_loop(writer, rx, conn.clone()));
-    let in_flight = Arc::new(Semaphore::new(config.max_in_flight_per_connection));
-
-    loop {
-        let next = async {
-            match config.idle_timeout {
-                Some(idle) => tokio::time::timeout(idle, reader.next()).await.ok(),
-                None => Some(reader.next().await),
-            }
-        };
-        let frame = tokio::select! {
-            _ = shutdown.cancelled() => break,
-            _ = conn.closed() => break,
-            frame = next => frame,
-        };
-        let request = match frame {
-            None => {
-                debug!(%peer, "closing idle connection");
-                break;
-            }
-            Some(None) => break,
-            Some(Some(Ok(cmd))) => cmd,
-            Some(Some(Err(e))) => {
-                warn!(%peer, error = %e, "bad frame; closing connection");
-                break;
-            }
-        };
-        if request.is_response() {
-            // Replies to our one-way pushes do not exist; anything else flagged as a response is
-            // not ours to handle.
-            debug!(%peer, code = request.code, "ignoring response frame from client");
-            continue;
-        }
-        let Ok(permit) = in_flight.clone().acquire_owned().await else {
-            break;
-        };
-        let handler = handler.clone();
-        let conn = conn.clone();
-        tokio::spawn(async move {
-            let oneway = request.is_oneway();
-            let code = request.code;
-            let template = request.reply(ResponseCode::SUCCESS, None);
-            let outcome = handler.handle(&conn, request).await;
-            drop(permit);
-            let reply = match outcome {
-                Ok(Some(mut reply)) => {
-                    reply.opaque = template.opaque;
-                    reply.serialize_type = template.serialize_type;
-                    reply.flag |= crate::command::FLAG_RESPONSE;
-                    Some(reply)
-                }
-                Ok(None) => None,
-                Err(HandlerError::NotSupported(code)) => {
-                    warn!(peer = %conn.peer(), code, "request code not supported");
-                    Some(with_code(
-                        template,
-                        ResponseCode::REQUEST_CODE_NOT_SUPPORTED,
-                        format!(" request type {code} not supported"),
-                    ))
-                }
-                Err(e) => {
-                    warn!(peer = %conn.peer(), code, error = %e, "request failed");
-                    Some(with_code(template, ResponseCode::SYSTEM_ERROR, e.to_string()))
-                }
-            };
-            if let (Some(reply), false) = (reply, oneway) {
-                conn.send_reply(reply).await;
-            }
-        });
-    }
-    conn.mark_closed();
-    handler.on_connection_closed(&conn);
-    // Let queued replies drain; the writer ends when every sender clone is gone or the peer left.
-    drop(conn);
-    let _ = writer_task.await;
-    debug!(%peer, "connection closed");
-}
-
-fn with_code(mut template: RemotingCommand, code: ResponseCode, remark: String) -> RemotingCommand {
-    template.code = code.code();
-    template.remark = Some(remark);
-    template
-}
-
-/// Writes queued frames, batching whatever is ready into one flush. Ends when the connection
-/// closes (after writing what was already queued) or the peer stops reading.
-async fn write_loop(
-    mut writer: FramedWrite<tokio::net::tcp::OwnedWriteHalf, RemotingCodec>,
-    mut rx: mpsc::Receiver<RemotingCommand>,
-    conn: Connection,
-) {
-    loop {
-        let (first, closing) = tokio::select! {
-            biased;
-            next = rx.recv() => match next {
-                Some(cmd) => (Some(cmd), false),
-                None => break,
-            },
-            _ = conn.closed() => (None, true),
-        };
-        let mut batch: Vec<RemotingCommand> = first.into_iter().collect();
-        while let Ok(more) = rx.try_recv() {
-            batch.push(more);
-        }
-        let mut result = Ok(());
-        for cmd in batch {
-            result = writer.feed(cmd).await;
-            if result.is_err() {
-                break;
-            }
-        }
-        if result.is_ok() {
-            result = writer.flush().await;
-        }
-        if let Err(e) = result {
-            debug!(peer = %conn.peer(), error = %e, "write failed; closing connection");
-            break;
-        }
-        if closing {
-            break;
-        }
-    }
-    conn.mark_closed();
 }

@@ -78,7 +78,7 @@ pub(super) fn decode(bytes: &[u8]) -> Result<HeaderFields, HeaderFormatError> {
     let mut ext = Reader {
         buf: r.take(ext_len, "extFields")?,
     };
-    let mut ext_fields = ExtFields::new();
+    let mut ext_fields = ExtFields::default();
     while !ext.buf.is_empty() {
         let key_len = ext.i16("extField key length")?;
         let key_len = ext.length(key_len as i64, "extField key")?;

@@ -1,133 +1,165 @@
 //! JSON header (serialize type 0), as fastjson writes it: keys in alphabetical order, `null`
-//! fields omitted, plus the harmless `serializeTypeCurrentRPC` getter Java emits. Decoding accepts
-//! any key order, missing optional keys, unknown keys, non-string extField values (stringified) and
-//! trailing whitespace (the C++ client ends its header with a newline).
+//! fields omitted, plus the harmless `serializeTypeCurrentRPC` getter Java emits. Decoding
+//! ([`super::json_read`]) accepts any key order, missing optional keys, unknown keys, non-string
+//! extField values (stringified) and trailing whitespace (the C++ client ends its header with a
+//! newline).
+//!
+//! The writer is hand-made: a header is a handful of integers and strings, and writing them
+//! directly costs a fraction of a generic serializer.
 
-use std::collections::HashMap;
-use std::fmt;
+use std::fmt::Write as _;
 
 use bytes::{BufMut, BytesMut};
-use serde::de::{self, Deserializer, Visitor};
-use serde::{Deserialize, Serialize};
 
-use super::{HeaderFields, HeaderFormatError};
-use crate::code::LanguageCode;
-use crate::command::{ExtFields, RemotingCommand};
+use crate::command::RemotingCommand;
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct JsonHeaderIn {
-    code: i32,
-    #[serde(default)]
-    language: Option<String>,
-    #[serde(default)]
-    version: Option<i32>,
-    #[serde(default)]
-    opaque: Option<i32>,
-    #[serde(default)]
-    flag: Option<i32>,
-    #[serde(default)]
-    remark: Option<String>,
-    #[serde(default)]
-    ext_fields: Option<HashMap<String, Lenient>>,
+pub(super) use super::json_read::decode;
+
+/// Appends `s` as a JSON string literal (escaping as serde_json does: the two-character forms
+/// where JSON has them, `\u00XX` for other control characters).
+fn put_str(dst: &mut BytesMut, s: &str) {
+    dst.put_u8(b'"');
+    let bytes = s.as_bytes();
+    let mut run = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let short = match b {
+            b'"' => b'"',
+            b'\\' => b'\\',
+            b'\n' => b'n',
+            b'\r' => b'r',
+            b'\t' => b't',
+            0x08 => b'b',
+            0x0C => b'f',
+            0..=0x1F => 0,
+            _ => continue,
+        };
+        dst.put_slice(&bytes[run..i]);
+        run = i + 1;
+        if short != 0 {
+            dst.put_slice(&[b'\\', short]);
+        } else {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            dst.put_slice(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[(b >> 4) as usize],
+                HEX[(b & 15) as usize],
+            ]);
+        }
+    }
+    dst.put_slice(&bytes[run..]);
+    dst.put_u8(b'"');
 }
 
-/// An extField value: Java sends strings, but a number or boolean is accepted and stringified.
-struct Lenient(Option<String>);
+fn put_int(dst: &mut BytesMut, v: i32) {
+    let mut text = itoa_buf();
+    let _ = write!(text, "{v}");
+    dst.put_slice(text.as_bytes());
+}
 
-impl<'de> Deserialize<'de> for Lenient {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Lenient;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string, number, boolean or null")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Lenient, E> {
-                Ok(Lenient(Some(v.to_string())))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Lenient, E> {
-                Ok(Lenient(Some(v)))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Lenient, E> {
-                Ok(Lenient(Some(v.to_string())))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Lenient, E> {
-                Ok(Lenient(Some(v.to_string())))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Lenient, E> {
-                Ok(Lenient(Some(v.to_string())))
-            }
-            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Lenient, E> {
-                Ok(Lenient(Some(v.to_string())))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Lenient, E> {
-                Ok(Lenient(None))
-            }
-            fn visit_none<E: de::Error>(self) -> Result<Lenient, E> {
-                Ok(Lenient(None))
-            }
-        }
-        d.deserialize_any(V)
+/// A small stack string for integer formatting.
+fn itoa_buf() -> StackStr {
+    StackStr { len: 0, buf: [0; 12] }
+}
+
+struct StackStr {
+    len: usize,
+    buf: [u8; 12],
+}
+
+impl StackStr {
+    fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
     }
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct JsonHeaderOut<'a> {
-    code: i32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ext_fields: Option<&'a ExtFields>,
-    flag: i32,
-    language: &'static str,
-    opaque: i32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    remark: Option<&'a str>,
-    #[serde(rename = "serializeTypeCurrentRPC")]
-    serialize_type_current_rpc: &'static str,
-    version: i32,
-}
-
-pub(super) fn decode(bytes: &[u8]) -> Result<HeaderFields, HeaderFormatError> {
-    let h: JsonHeaderIn = serde_json::from_slice(bytes).map_err(|e| HeaderFormatError {
-        kind: "JSON",
-        detail: e.to_string(),
-    })?;
-    let ext_fields = h
-        .ext_fields
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|(k, v)| v.0.map(|v| (k, v)))
-        .collect();
-    Ok(HeaderFields {
-        code: h.code,
-        language: h
-            .language
-            .as_deref()
-            .and_then(LanguageCode::from_name)
-            .unwrap_or(LanguageCode::OTHER),
-        version: h.version.unwrap_or(0),
-        opaque: h.opaque.unwrap_or(0),
-        flag: h.flag.unwrap_or(0),
-        remark: h.remark,
-        ext_fields,
-    })
+impl std::fmt::Write for StackStr {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        self.buf
+            .get_mut(self.len..end)
+            .ok_or(std::fmt::Error)?
+            .copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
 }
 
 pub(super) fn encode(cmd: &RemotingCommand, dst: &mut BytesMut) {
-    // Responses always carry extFields (the Java client dereferences them unconditionally for sends);
-    // requests without a custom header carry none, as Java's do.
-    let ext_fields = (!cmd.ext_fields.is_empty() || cmd.is_response()).then_some(&cmd.ext_fields);
-    let out = JsonHeaderOut {
-        code: cmd.code,
-        ext_fields,
-        flag: cmd.flag,
-        language: cmd.language.name(),
-        opaque: cmd.opaque,
-        remark: cmd.remark.as_deref(),
-        serialize_type_current_rpc: "JSON",
-        version: cmd.version,
-    };
-    // Writing a derived struct of strings and integers into memory cannot fail.
-    serde_json::to_writer((&mut *dst).writer(), &out).expect("JSON header serialization is infallible");
+    dst.put_slice(b"{\"code\":");
+    put_int(dst, cmd.code);
+    // Responses always carry extFields (the Java client dereferences them unconditionally for
+    // sends); requests without a custom header carry none, as Java's do.
+    if !cmd.ext_fields.is_empty() || cmd.is_response() {
+        dst.put_slice(b",\"extFields\":{");
+        for (i, (k, v)) in cmd.ext_fields.iter().enumerate() {
+            if i > 0 {
+                dst.put_u8(b',');
+            }
+            put_str(dst, k);
+            dst.put_u8(b':');
+            put_str(dst, v);
+        }
+        dst.put_u8(b'}');
+    }
+    dst.put_slice(b",\"flag\":");
+    put_int(dst, cmd.flag);
+    dst.put_slice(b",\"language\":");
+    put_str(dst, cmd.language.name());
+    dst.put_slice(b",\"opaque\":");
+    put_int(dst, cmd.opaque);
+    if let Some(remark) = cmd.remark.as_deref() {
+        dst.put_slice(b",\"remark\":");
+        put_str(dst, remark);
+    }
+    dst.put_slice(b",\"serializeTypeCurrentRPC\":\"JSON\",\"version\":");
+    put_int(dst, cmd.version);
+    dst.put_u8(b'}');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::code::{RequestCode, ResponseCode};
+
+    #[test]
+    fn strings_are_escaped_like_serde_json() {
+        for s in [
+            "plain",
+            "q\"b\\s/",
+            "\u{1}\u{2}\n\r\t\u{8}\u{c}\u{1f}",
+            "café 😀",
+            "",
+        ] {
+            let mut dst = BytesMut::new();
+            put_str(&mut dst, s);
+            assert_eq!(&dst[..], serde_json::to_string(s).unwrap().as_bytes(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn header_matches_fastjson_layout_and_reads_back() {
+        let mut cmd = RemotingCommand::request(RequestCode::SEND_MESSAGE_V2)
+            .with_ext("a", "g\u{1}x")
+            .with_remark("r\"k");
+        cmd.opaque = i32::MIN;
+        let mut dst = BytesMut::new();
+        encode(&cmd, &mut dst);
+        let text = std::str::from_utf8(&dst).unwrap();
+        assert_eq!(
+            text,
+            r#"{"code":310,"extFields":{"a":"g\u0001x"},"flag":0,"language":"JAVA","opaque":-2147483648,"remark":"r\"k","serializeTypeCurrentRPC":"JSON","version":409}"#
+        );
+        let back = decode(&dst).unwrap();
+        assert_eq!(back.ext_fields["a"], "g\u{1}x");
+        assert_eq!(back.opaque, i32::MIN);
+        let reply = cmd.reply(ResponseCode::SUCCESS, None);
+        let mut dst = BytesMut::new();
+        encode(&reply, &mut dst);
+        assert!(std::str::from_utf8(&dst)
+            .unwrap()
+            .contains(r#""extFields":{},"flag":1"#));
+    }
 }

@@ -5,6 +5,7 @@
 
 mod binary;
 mod json;
+mod json_read;
 
 use bytes::BytesMut;
 

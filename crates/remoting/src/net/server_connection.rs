@@ -1,0 +1,283 @@
+//! One accepted connection, served by a single task with no hop between tasks on the hot path.
+//!
+//! Each turn of the loop:
+//! 1. decodes every complete frame in the read buffer (as far as the in-flight limit allows) and
+//!    starts the handler of each one; a handler that finishes at once (a send with ASYNC_FLUSH)
+//!    is answered in the same turn, a handler that waits (a held pull, a SYNC_FLUSH send) stays
+//!    in a set of pending futures polled by this task when woken;
+//! 2. writes every reply encoded so far with one `write` call;
+//! 3. sleeps until the socket is readable or writable, a pending handler finishes, a push is
+//!    queued (NOTIFY_CONSUMER_IDS_CHANGED), the idle timeout passes or the server stops.
+//!
+//! So replies to a burst of requests leave in one syscall, and a request answered at once costs
+//! one wake-up of this task, not a spawn, a channel send and a second task's wake-up.
+//!
+//! Memory stays bounded: at most `max_in_flight_per_connection` handlers run at once, reading
+//! stops while more than [`MAX_UNSENT`] bytes wait to be written (a peer that does not read is
+//! not answered faster than it reads), and the read buffer holds at most one frame of up to
+//! `max_frame` bytes plus one read chunk.
+
+use std::future::Future;
+use std::io::ErrorKind;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf, BytesMut};
+use futures::stream::FuturesUnordered;
+use futures::{FutureExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::codec::Decoder;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
+
+use super::connection::Connection;
+use super::server::{HandlerError, RequestHandler, ServerConfig};
+use crate::code::ResponseCode;
+use crate::codec::{encode_frame, RemotingCodec};
+use crate::command::{RemotingCommand, FLAG_RESPONSE};
+
+/// Bytes asked of the socket per read.
+const READ_CHUNK: usize = 64 * 1024;
+/// Reading pauses while more than this many reply bytes wait for the peer.
+pub(super) const MAX_UNSENT: usize = 4 * 1024 * 1024;
+/// Server pushes queued for one connection; more are dropped (notifications are best effort).
+const PUSH_QUEUE: usize = 256;
+/// How long a closing connection may take to write the replies it already has.
+const FINAL_FLUSH: Duration = Duration::from_secs(1);
+
+static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Why the loop ended.
+enum Close {
+    Shutdown,
+    PeerClosed,
+    Idle,
+    BadFrame(crate::codec::CodecError),
+    Io(std::io::Error),
+}
+
+/// The socket and its two buffers.
+struct Wire {
+    stream: TcpStream,
+    codec: RemotingCodec,
+    read: BytesMut,
+    write: BytesMut,
+}
+
+impl Wire {
+    /// One non-blocking read; `Ok(0)` is end of stream.
+    fn read_some(&mut self) -> std::io::Result<usize> {
+        self.read.reserve(READ_CHUNK);
+        self.stream.try_read_buf(&mut self.read)
+    }
+
+    /// Writes as much of the write buffer as the socket takes now.
+    fn write_some(&mut self) -> std::io::Result<()> {
+        while !self.write.is_empty() {
+            match self.stream.try_write(&self.write) {
+                Ok(0) => return Err(ErrorKind::WriteZero.into()),
+                Ok(n) => self.write.advance(n),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Encodes `reply`; one that cannot be encoded (too large) is answered with SYSTEM_ERROR.
+    fn queue(&mut self, reply: RemotingCommand, peer: SocketAddr) {
+        if let Err(e) = encode_frame(&reply, &mut self.write, self.codec.max_frame()) {
+            warn!(%peer, code = reply.code, error = %e, "reply cannot be encoded; answering SYSTEM_ERROR");
+            let mut failure = RemotingCommand::response(ResponseCode::SYSTEM_ERROR, Some(e.to_string()));
+            failure.opaque = reply.opaque;
+            failure.serialize_type = reply.serialize_type;
+            failure.flag = reply.flag;
+            // A bare error reply is a few dozen bytes: it always fits.
+            let _ = encode_frame(&failure, &mut self.write, usize::MAX);
+        }
+    }
+
+    /// Writes what is left, waiting at most [`FINAL_FLUSH`].
+    async fn final_flush(&mut self) {
+        let deadline = Instant::now() + FINAL_FLUSH;
+        while !self.write.is_empty() && Instant::now() < deadline {
+            if self.write_some().is_err() {
+                return;
+            }
+            if self.write.is_empty() {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, self.stream.writable())
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+    }
+}
+
+/// Runs the handler for one request and builds the wire reply (`None` for one-way requests and
+/// handlers that answer nothing).
+async fn answer<H: RequestHandler>(
+    handler: &H,
+    conn: &Connection,
+    request: RemotingCommand,
+) -> Option<RemotingCommand> {
+    let oneway = request.is_oneway();
+    let code = request.code;
+    let template = request.reply(ResponseCode::SUCCESS, None);
+    let outcome = handler.handle(conn, request).await;
+    if oneway {
+        return None;
+    }
+    match outcome {
+        Ok(Some(mut reply)) => {
+            reply.opaque = template.opaque;
+            reply.serialize_type = template.serialize_type;
+            reply.flag |= FLAG_RESPONSE;
+            Some(reply)
+        }
+        Ok(None) => None,
+        Err(HandlerError::NotSupported(code)) => {
+            warn!(peer = %conn.peer(), code, "request code not supported");
+            Some(with_code(
+                template,
+                ResponseCode::REQUEST_CODE_NOT_SUPPORTED,
+                format!(" request type {code} not supported"),
+            ))
+        }
+        Err(e) => {
+            warn!(peer = %conn.peer(), code, error = %e, "request failed");
+            Some(with_code(template, ResponseCode::SYSTEM_ERROR, e.to_string()))
+        }
+    }
+}
+
+fn with_code(mut template: RemotingCommand, code: ResponseCode, remark: String) -> RemotingCommand {
+    template.code = code.code();
+    template.remark = Some(remark);
+    template
+}
+
+/// Queues every reply whose handler has already finished, without waiting.
+fn queue_finished<F>(pending: &mut FuturesUnordered<F>, wire: &mut Wire, peer: SocketAddr)
+where
+    F: Future<Output = Option<RemotingCommand>>,
+{
+    while let Some(Some(done)) = pending.next().now_or_never() {
+        if let Some(reply) = done {
+            wire.queue(reply, peer);
+        }
+    }
+}
+
+/// Serves one connection until the peer leaves, it misbehaves, it idles out or `shutdown`.
+pub(super) async fn run_connection<H: RequestHandler>(
+    stream: TcpStream,
+    peer: SocketAddr,
+    handler: Arc<H>,
+    config: &ServerConfig,
+    shutdown: CancellationToken,
+) {
+    let (push_tx, mut pushes) = mpsc::channel::<RemotingCommand>(PUSH_QUEUE);
+    let conn = Connection::new(NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed), peer, push_tx);
+    debug!(%peer, id = conn.id(), "connection opened");
+    let mut wire = Wire {
+        stream,
+        codec: RemotingCodec::new(config.max_frame),
+        read: BytesMut::with_capacity(READ_CHUNK),
+        write: BytesMut::with_capacity(READ_CHUNK),
+    };
+    let max_in_flight = config.max_in_flight_per_connection.max(1);
+    let handler = &*handler;
+    let conn_ref = &conn;
+    let mut pending = FuturesUnordered::new();
+    // The idle timer is re-armed lazily: a read only records its time.
+    let idle = config.idle_timeout;
+    let mut last_read = Instant::now();
+    let idle_timer = tokio::time::sleep(idle.unwrap_or(Duration::from_secs(86_400)));
+    tokio::pin!(idle_timer);
+
+    let reason = 'serve: loop {
+        // 1. Start the handlers of the frames already read.
+        let mut started = false;
+        while pending.len() < max_in_flight && wire.write.len() < MAX_UNSENT {
+            match wire.codec.decode(&mut wire.read) {
+                Ok(Some(request)) if request.is_response() => {
+                    debug!(%peer, code = request.code, "ignoring response frame from client");
+                }
+                Ok(Some(request)) => {
+                    pending.push(answer(handler, conn_ref, request));
+                    started = true;
+                }
+                Ok(None) => break,
+                Err(e) => break 'serve Close::BadFrame(e),
+            }
+        }
+        if started {
+            queue_finished(&mut pending, &mut wire, peer);
+        }
+        // 2. Write what is ready.
+        if let Err(e) = wire.write_some() {
+            break Close::Io(e);
+        }
+        // 3. Wait for something to do.
+        let reading = pending.len() < max_in_flight && wire.write.len() < MAX_UNSENT;
+        tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => break Close::Shutdown,
+            Some(done) = pending.next(), if !pending.is_empty() => {
+                if let Some(reply) = done {
+                    wire.queue(reply, peer);
+                }
+                queue_finished(&mut pending, &mut wire, peer);
+            }
+            Some(push) = pushes.recv() => {
+                wire.queue(push, peer);
+                while let Ok(more) = pushes.try_recv() {
+                    wire.queue(more, peer);
+                }
+            }
+            writable = wire.stream.writable(), if !wire.write.is_empty() => {
+                if let Err(e) = writable {
+                    break Close::Io(e);
+                }
+            }
+            readable = wire.stream.readable(), if reading => {
+                if let Err(e) = readable {
+                    break Close::Io(e);
+                }
+                match wire.read_some() {
+                    Ok(0) => break Close::PeerClosed,
+                    Ok(_) => last_read = Instant::now(),
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                    Err(e) => break Close::Io(e),
+                }
+            }
+            () = &mut idle_timer, if idle.is_some() => {
+                let limit = idle.unwrap_or_default();
+                if last_read.elapsed() >= limit {
+                    break Close::Idle;
+                }
+                idle_timer.as_mut().reset(last_read + limit);
+            }
+        }
+    };
+
+    match &reason {
+        Close::Shutdown | Close::PeerClosed => wire.final_flush().await,
+        Close::Idle => debug!(%peer, "closing idle connection"),
+        Close::BadFrame(e) => warn!(%peer, error = %e, "bad frame; closing connection"),
+        Close::Io(e) => debug!(%peer, error = %e, "connection failed"),
+    }
+    // Handlers still waiting (held pulls) end here, unanswered: the peer is gone.
+    drop(pending);
+    conn.mark_closed();
+    handler.on_connection_closed(&conn);
+    debug!(%peer, "connection closed");
+}
