@@ -89,10 +89,15 @@ CONF
     r1=$(grep '^RESULT' <<<"$out")
     kill "$bpid"
     wait "$bpid" 2>/dev/null || true
+    # Each run starts with a clean disk: an earlier run's dirty pages, still being written back,
+    # would slow this run's fdatasyncs down.
+    rm -rf "$dir/store"
+    sync
     results+=("$flush 64 $(sed -n 's/.* tps=\([0-9]*\).* p99_us=\([0-9]*\).*/\1 \2/p' <<<"$r64")")
     results+=("$flush 1 $(sed -n 's/.* tps=\([0-9]*\).* p99_us=\([0-9]*\).*/\1 \2/p' <<<"$r1")")
 }
 
+sync
 echo "==== raw loopback round trips (one in flight, $SIZE bytes)"
 out=$("$BIN/rmq-bench" rtt --size "$SIZE" --duration "$DURATION")
 echo "$out"

@@ -37,7 +37,10 @@ fn reply(
     code: ResponseCode,
     remark: Option<String>,
 ) -> RemotingCommand {
-    req.reply(code, remark)
+    let mut reply = req.reply(code, remark);
+    // Room for the five fields of a send reply without growing the map.
+    reply.ext_fields.reserve(8);
+    reply
         .with_ext(keys::MSG_REGION, &state.config.region_id)
         .with_ext(
             keys::TRACE_ON,

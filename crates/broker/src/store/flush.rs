@@ -1,5 +1,6 @@
 //! Flushing the commit log: the group commit shared by sync-flush writers, the periodic async
-//! flush, and the periodic consume-queue flush that moves the checkpoint forward.
+//! flush, and (on a thread of its own, `store-cq-flusher`) the periodic consume-queue flush
+//! that moves the checkpoint forward.
 //!
 //! One thread (`store-flusher`) does every `fdatasync` of the commit log. A writer that needs
 //! its record on disk registers the offset it needs and waits ([`GroupCommit::wait`]) or leaves
@@ -193,15 +194,14 @@ impl GroupCommit {
     }
 }
 
-/// The flush thread: group commits on demand, the commit log every `flush_interval`, consume
-/// queues and the checkpoint every `consume_queue_flush_interval`.
+/// The flush thread: group commits on demand and the commit log every `flush_interval`. It
+/// does nothing else, so a writer waiting for a group commit never waits behind the
+/// consume-queue flush ([`run_queue_flusher`]).
 pub(super) fn run(inner: &Inner) {
     let cfg = &inner.config;
     let mut next_log_flush = Instant::now() + cfg.flush_interval;
-    let mut next_cq_flush = Instant::now() + cfg.consume_queue_flush_interval;
     loop {
-        let running = inner.group_commit.idle(next_log_flush.min(next_cq_flush));
-        if !running {
+        if !inner.group_commit.idle(next_log_flush) {
             return;
         }
         if let Err(e) = flush_commit_log(inner) {
@@ -211,11 +211,33 @@ pub(super) fn run(inner: &Inner) {
         if now >= next_log_flush {
             next_log_flush = now + cfg.flush_interval;
         }
-        if now >= next_cq_flush {
-            next_cq_flush = now + cfg.consume_queue_flush_interval;
-            if let Err(e) = flush_queues_and_checkpoint(inner) {
-                tracing::error!(error = %e, "consume-queue flush or checkpoint failed");
+    }
+}
+
+/// The consume-queue flush thread: every `consume_queue_flush_interval`, syncs the consume
+/// queues and moves the checkpoint forward, until the store stops.
+pub(super) fn run_queue_flusher(inner: &Inner) {
+    let interval = inner.config.consume_queue_flush_interval;
+    let (lock, cv) = &inner.stop;
+    loop {
+        let deadline = Instant::now() + interval;
+        let mut stopped = lock.lock().unwrap_or_else(|p| p.into_inner());
+        while !*stopped {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
             }
+            stopped = cv
+                .wait_timeout(stopped, deadline - now)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        if *stopped {
+            return;
+        }
+        drop(stopped);
+        if let Err(e) = flush_queues_and_checkpoint(inner) {
+            tracing::error!(error = %e, "consume-queue flush or checkpoint failed");
         }
     }
 }
@@ -235,7 +257,10 @@ pub(super) fn flush_commit_log(inner: &Inner) -> Result<()> {
 }
 
 /// Syncs every consume queue, then records in the checkpoint how far both logs are durable.
+/// Calls are serialized by the checkpoint lock, taken first, so the last call to finish also
+/// read the newest offsets: a stale checkpoint never overwrites a fresher one.
 pub(super) fn flush_queues_and_checkpoint(inner: &Inner) -> Result<()> {
+    let mut checkpoint = inner.checkpoint.lock().unwrap_or_else(|p| p.into_inner());
     // Read before flushing: every CQ entry for a record below `logics` exists by now.
     let logics = inner.dispatched.load(Ordering::Acquire);
     let logics_ts = inner.last_store_timestamp.load(Ordering::Acquire);
@@ -249,11 +274,7 @@ pub(super) fn flush_queues_and_checkpoint(inner: &Inner) -> Result<()> {
         flushed_offset: flushed,
         logics_offset: logics,
     };
-    inner
-        .checkpoint
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .write(&cp)
+    checkpoint.write(&cp)
 }
 
 #[cfg(test)]

@@ -167,6 +167,7 @@ impl MessageStore {
             threads: Mutex::new(Vec::new()),
         });
         store.spawn("store-flusher", flush::run)?;
+        store.spawn("store-cq-flusher", flush::run_queue_flusher)?;
         store.spawn("store-retention", retention::run)?;
         Ok(store)
     }

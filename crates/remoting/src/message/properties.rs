@@ -64,12 +64,22 @@ pub fn render(props: &Properties) -> String {
     out
 }
 
-/// Looks one property up in a raw properties string without building a map.
+/// Looks one property up in a raw properties string without building a map (the broker does
+/// this several times per message, so it scans with memchr rather than char by char).
 pub fn find<'a>(s: &'a str, key: &str) -> Option<&'a str> {
-    s.split(PROPERTY_SEPARATOR).find_map(|segment| {
-        let (k, v) = segment.split_once(NAME_VALUE_SEPARATOR)?;
-        (k == key && !v.is_empty()).then_some(v)
-    })
+    let bytes = s.as_bytes();
+    let mut at = 0;
+    while at <= bytes.len() {
+        let end = memchr::memchr(PROPERTY_SEPARATOR as u8, &bytes[at..]).map_or(bytes.len(), |n| at + n);
+        let segment = &s[at..end];
+        if let Some((k, v)) = segment.split_once(NAME_VALUE_SEPARATOR) {
+            if k == key && !v.is_empty() {
+                return Some(v);
+            }
+        }
+        at = end + 1;
+    }
+    None
 }
 
 #[cfg(test)]

@@ -40,6 +40,8 @@ use crate::code::ResponseCode;
 use crate::codec::{encode_frame, RemotingCodec};
 use crate::command::{RemotingCommand, FLAG_RESPONSE};
 
+/// Requests handled between two writes while a burst is being worked through.
+const EARLY_WRITE: usize = 32;
 /// Bytes asked of the socket per read.
 const READ_CHUNK: usize = 64 * 1024;
 /// Reading pauses while more than this many reply bytes wait for the peer.
@@ -204,8 +206,10 @@ pub(super) async fn run_connection<H: RequestHandler>(
     tokio::pin!(idle_timer);
 
     let reason = 'serve: loop {
-        // 1. Start the handlers of the frames already read.
-        let mut started = false;
+        // 1. Start the handlers of the frames already read. Every EARLY_WRITE requests the
+        //    replies ready so far are written, so that the peer reads them (and sends more)
+        //    while the rest of a large burst is still being handled here.
+        let mut started = 0;
         while pending.len() < max_in_flight && wire.write.len() < MAX_UNSENT {
             match wire.codec.decode(&mut wire.read) {
                 Ok(Some(request)) if request.is_response() => {
@@ -213,13 +217,19 @@ pub(super) async fn run_connection<H: RequestHandler>(
                 }
                 Ok(Some(request)) => {
                     pending.push(answer(handler, conn_ref, request));
-                    started = true;
+                    started += 1;
+                    if started % EARLY_WRITE == 0 {
+                        queue_finished(&mut pending, &mut wire, peer);
+                        if let Err(e) = wire.write_some() {
+                            break 'serve Close::Io(e);
+                        }
+                    }
                 }
                 Ok(None) => break,
                 Err(e) => break 'serve Close::BadFrame(e),
             }
         }
-        if started {
+        if started % EARLY_WRITE != 0 {
             queue_finished(&mut pending, &mut wire, peer);
         }
         // 2. Write what is ready.

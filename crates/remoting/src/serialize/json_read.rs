@@ -24,6 +24,8 @@ fn err(at: usize, what: &str) -> HeaderFormatError {
 }
 
 struct Reader<'a> {
+    /// The header, validated as UTF-8 once; `text` is its bytes.
+    str: &'a str,
     text: &'a [u8],
     pos: usize,
 }
@@ -70,15 +72,17 @@ impl<'a> Reader<'a> {
         self.expect(b'"')?;
         let start = self.pos;
         let rest = &self.text[start..];
-        let Some(stop) = rest.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20) else {
+        let Some(stop) = memchr::memchr2(b'"', b'\\', rest) else {
             return Err(err(start, "unterminated string"));
         };
-        if rest[stop] == b'"' {
+        if rest[stop] == b'"' && !rest[..stop].iter().any(|&b| b < 0x20) {
             self.pos = start + stop + 1;
             return Ok(std::borrow::Cow::Borrowed(self.utf8(start, start + stop)?));
         }
-        let mut out = String::from(self.utf8(start, start + stop)?);
-        self.pos = start + stop;
+        // Escapes or a control character (an error, reported below) from here on.
+        let plain = rest[..stop].iter().position(|&b| b < 0x20).unwrap_or(stop);
+        let mut out = String::from(self.utf8(start, start + plain)?);
+        self.pos = start + plain;
         loop {
             let b = *self
                 .text
@@ -106,8 +110,12 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// The text between two positions, which always sit next to ASCII delimiters and so on
+    /// character boundaries (checked anyway: a bad position is an error, not a panic).
     fn utf8(&self, from: usize, to: usize) -> Result<&'a str, HeaderFormatError> {
-        std::str::from_utf8(&self.text[from..to]).map_err(|_| err(from, "invalid UTF-8 in string"))
+        self.str
+            .get(from..to)
+            .ok_or_else(|| err(from, "string boundary inside a UTF-8 character"))
     }
 
     /// One escape after its backslash.
@@ -310,7 +318,8 @@ impl<'a> Reader<'a> {
 
 /// Decodes a JSON header.
 pub(super) fn decode(text: &[u8]) -> Result<HeaderFields, HeaderFormatError> {
-    let mut r = Reader { text, pos: 0 };
+    let str = std::str::from_utf8(text).map_err(|e| err(e.valid_up_to(), "invalid UTF-8"))?;
+    let mut r = Reader { str, text, pos: 0 };
     let mut code = None;
     let mut h = HeaderFields {
         code: 0,
