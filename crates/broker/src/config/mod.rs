@@ -111,6 +111,9 @@ pub struct BrokerConfig {
     pub broker_permission: i32,
     /// `slaveReadEnable` (false): a slave answers pulls only when true.
     pub slave_read_enable: bool,
+    /// `warmMapedFileEnable` (false): fault in every page of a new commit-log file before
+    /// the writer gets it (see [`StoreConfig::warm_mapped_file`]).
+    pub warm_maped_file_enable: bool,
     /// `messageDelayLevel`: the 18 delays of the delay levels.
     pub message_delay_level: String,
     /// `registerNameServerPeriod` (30 s).
@@ -177,6 +180,7 @@ impl Default for BrokerConfig {
             max_message_size: 4 << 20,
             broker_permission: 6,
             slave_read_enable: false,
+            warm_maped_file_enable: false,
             message_delay_level: DEFAULT_DELAY_LEVELS.into(),
             register_name_server_period: Duration::from_secs(30),
             register_broker_timeout: Duration::from_secs(6),
@@ -348,6 +352,7 @@ impl BrokerConfig {
             file_reserved_time: Duration::from_secs(self.file_reserved_time_hours * 3600),
             disk_max_used_ratio: self.disk_max_used_space_ratio as f64 / 100.0,
             max_message_size: self.max_message_size,
+            warm_mapped_file: self.warm_maped_file_enable,
             ..StoreConfig::default()
         }
     }

@@ -34,6 +34,7 @@ const KNOWN_KEYS: &[&str] = &[
     "maxMessageSize",
     "brokerPermission",
     "slaveReadEnable",
+    "warmMapedFileEnable",
     "messageDelayLevel",
     "registerNameServerPeriod",
     "registerBrokerTimeoutMills",
@@ -175,6 +176,7 @@ impl BrokerConfig {
                 "maxMessageSize" => c.max_message_size = parse_num("maxMessageSize", v)?,
                 "brokerPermission" => c.broker_permission = parse_num("brokerPermission", v)?,
                 "slaveReadEnable" => c.slave_read_enable = parse_bool("slaveReadEnable", v)?,
+                "warmMapedFileEnable" => c.warm_maped_file_enable = parse_bool("warmMapedFileEnable", v)?,
                 "messageDelayLevel" => c.message_delay_level = v.to_string(),
                 "registerNameServerPeriod" => {
                     c.register_name_server_period = millis("registerNameServerPeriod", v)?
@@ -261,6 +263,7 @@ impl BrokerConfig {
             ("maxMessageSize", self.max_message_size.to_string()),
             ("brokerPermission", self.broker_permission.to_string()),
             ("slaveReadEnable", self.slave_read_enable.to_string()),
+            ("warmMapedFileEnable", self.warm_maped_file_enable.to_string()),
             ("messageDelayLevel", self.message_delay_level.clone()),
             ("registerNameServerPeriod", ms(self.register_name_server_period)),
             ("registerBrokerTimeoutMills", ms(self.register_broker_timeout)),
@@ -327,9 +330,12 @@ mod tests {
             "brokerClusterName=C1\nbrokerName=broker-b\nbrokerId=1\nbrokerRole=SLAVE\n\
              namesrvAddr=127.0.0.1:9876; 127.0.0.1:9877\nlistenPort=20911\nflushDiskType=SYNC_FLUSH\n\
              storePathRootDir=/tmp/x\nautoCreateTopicEnable=false\ndefaultTopicQueueNums=4\n\
-             mapedFileSizeCommitLog=10485760\nmessageDelayLevel=100ms 1s 2s\nbrokerIP1=10.0.0.7\n",
+             mapedFileSizeCommitLog=10485760\nmessageDelayLevel=100ms 1s 2s\nbrokerIP1=10.0.0.7\n\
+             warmMapedFileEnable=true\n",
         ))
         .unwrap();
+        assert!(c.store_config().warm_mapped_file);
+        assert!(!BrokerConfig::default().store_config().warm_mapped_file);
         assert_eq!(c.broker_cluster_name, "C1");
         assert_eq!(c.broker_id, 1);
         assert_eq!(c.broker_role, BrokerRole::Slave);
@@ -351,6 +357,7 @@ mod tests {
             ("brokerRole=BOSS", "brokerRole"),
             ("flushDiskType=SOMETIMES", "flushDiskType"),
             ("autoCreateTopicEnable=yes", "autoCreateTopicEnable"),
+            ("warmMapedFileEnable=1", "warmMapedFileEnable"),
             ("messageDelayLevel=1s 5x", "messageDelayLevel"),
             ("namesrvAddr=localhost", "namesrvAddr"),
             ("brokerRole=SLAVE\nbrokerId=0", "brokerId"),

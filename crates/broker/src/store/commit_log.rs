@@ -58,8 +58,13 @@ impl CommitLog {
     }
 
     /// Starts preallocating files (after recovery, so it never races the cut).
-    pub fn start_allocator(&mut self, touch: bool) -> Result<()> {
-        self.allocator = Some(Allocator::start(self.files.dir(), self.files.file_size(), touch)?);
+    pub fn start_allocator(&mut self, touch: bool, warm: bool) -> Result<()> {
+        self.allocator = Some(Allocator::start(
+            self.files.dir(),
+            self.files.file_size(),
+            touch,
+            warm,
+        )?);
         Ok(())
     }
 

@@ -51,6 +51,11 @@ pub struct StoreConfig {
     pub max_message_size: usize,
     /// Create and touch the next commit-log file in the background before it is needed.
     pub preallocate: bool,
+    /// `warmMapedFileEnable` (false): hand a preallocated file to the writer only once all
+    /// its pages are faulted in, so appends never fault (the writer waits at a file boundary
+    /// instead when it outruns the preparation). Without it the file is handed over at once and
+    /// touched while the writer appends, which a fast writer overtakes.
+    pub warm_mapped_file: bool,
 }
 
 impl Default for StoreConfig {
@@ -69,6 +74,7 @@ impl Default for StoreConfig {
             disk_full_ratio: 0.90,
             max_message_size: 4 << 20,
             preallocate: true,
+            warm_mapped_file: false,
         }
     }
 }

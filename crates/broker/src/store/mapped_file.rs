@@ -190,9 +190,21 @@ impl MappedFile {
     /// holds the mapping's read lock for one range. Returns false where the kernel lacks the
     /// advice (Linux < 5.14).
     pub fn touch_range(&self, pos: usize, len: usize) -> bool {
+        self.populate(pos, len, Advice::PopulateRead)
+    }
+
+    /// Faults the pages of `[pos, pos + len)` in writable (`MADV_POPULATE_WRITE`), for a file
+    /// no writer holds yet (warm preparation): appends then take no fault at all. The pages
+    /// are dirty zeroes, so a flush may write them before the writer fills them, as Apache's
+    /// warm-up writes do.
+    pub fn warm_range(&self, pos: usize, len: usize) -> bool {
+        self.populate(pos, len, Advice::PopulateWrite)
+    }
+
+    fn populate(&self, pos: usize, len: usize, advice: Advice) -> bool {
         let map = self.read_map();
         let end = pos.saturating_add(len).min(map.len());
-        pos >= end || map.advise_range(Advice::PopulateRead, pos, end - pos).is_ok()
+        pos >= end || map.advise_range(advice, pos, end - pos).is_ok()
     }
 
     /// `fdatasync`: on Linux this writes back pages dirtied through the mapping too.

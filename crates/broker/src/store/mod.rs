@@ -138,7 +138,7 @@ impl MessageStore {
         checkpoint::create_abort(&config.root)?;
         let write_state = commit_log.set_recovered_end(report.end);
         if config.preallocate {
-            commit_log.start_allocator(true)?;
+            commit_log.start_allocator(true, config.warm_mapped_file)?;
             commit_log.request_next(report.end);
         }
         let inner = Arc::new(Inner {
