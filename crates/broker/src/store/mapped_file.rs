@@ -145,6 +145,24 @@ impl MappedFile {
         }
     }
 
+    /// Writes `data` at `pos` with `pwrite` rather than a copy into the mapping; false when it
+    /// does not fit. Readers of the mapping see the bytes at once (one page cache). Used under
+    /// SYNC_FLUSH: on ext4 a store through the mapping makes the next `fdatasync` commit the
+    /// journal (the page-fault path joins a transaction), about 1 ms here, while after a
+    /// `pwrite` it only writes the data, about 0.25 ms.
+    pub fn write_through(&self, pos: usize, data: &[u8]) -> Result<bool> {
+        use std::os::unix::fs::FileExt;
+        // The write lock keeps readers from copying a half-written record.
+        let map = self.write_map();
+        if pos.checked_add(data.len()).is_none_or(|end| end > map.len()) {
+            return Ok(false);
+        }
+        self.file
+            .write_all_at(data, pos as u64)
+            .map_err(|e| StoreError::io(&self.path, e))?;
+        Ok(true)
+    }
+
     /// Runs `f` over `len` bytes at `pos`, or returns `None` when out of range.
     pub fn with_slice<R>(&self, pos: usize, len: usize, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
         let map = self.read_map();

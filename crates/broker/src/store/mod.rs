@@ -133,6 +133,7 @@ impl MessageStore {
         let (ckpt_file, ckpt) = CheckpointFile::open(&config.root)?;
         let clean = !checkpoint::was_aborted(&config.root) && ckpt.is_some();
         let mut commit_log = CommitLog::load(&config.root, config.commit_log_file_size)?;
+        commit_log.set_write_through(config.flush_disk_type == FlushDiskType::Sync);
         let queues = QueueTable::load(&config.root, config.consume_queue_entries_per_file, !clean)?;
         let report = recovery::recover(&commit_log, &queues, ckpt, clean)?;
         checkpoint::create_abort(&config.root)?;
