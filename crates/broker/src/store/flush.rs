@@ -217,25 +217,7 @@ pub(super) fn run(inner: &Inner) {
 /// The consume-queue flush thread: every `consume_queue_flush_interval`, syncs the consume
 /// queues and moves the checkpoint forward, until the store stops.
 pub(super) fn run_queue_flusher(inner: &Inner) {
-    let interval = inner.config.consume_queue_flush_interval;
-    let (lock, cv) = &inner.stop;
-    loop {
-        let deadline = Instant::now() + interval;
-        let mut stopped = lock.lock().unwrap_or_else(|p| p.into_inner());
-        while !*stopped {
-            let now = Instant::now();
-            if now >= deadline {
-                break;
-            }
-            stopped = cv
-                .wait_timeout(stopped, deadline - now)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
-        }
-        if *stopped {
-            return;
-        }
-        drop(stopped);
+    while inner.sleep_unless_stopped(inner.config.consume_queue_flush_interval) {
         if let Err(e) = flush_queues_and_checkpoint(inner) {
             tracing::error!(error = %e, "consume-queue flush or checkpoint failed");
         }

@@ -115,6 +115,26 @@ impl Inner {
     fn lock_put(&self) -> MutexGuard<'_, WriteState> {
         self.put.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    /// Sleeps for `period` or until the store stops; false once it has stopped. The periodic
+    /// threads (retention, consume-queue flush) wait here between rounds.
+    fn sleep_unless_stopped(&self, period: Duration) -> bool {
+        let deadline = std::time::Instant::now() + period;
+        let (lock, cv) = &self.stop;
+        let mut stopped = lock.lock().unwrap_or_else(|p| p.into_inner());
+        // Check the flag before each wait: shutdown may have set it before this thread slept.
+        while !*stopped {
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                break;
+            }
+            stopped = cv
+                .wait_timeout(stopped, deadline - now)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        !*stopped
+    }
 }
 
 /// The message store. Open with [`MessageStore::open`]; dropping it shuts it down cleanly.

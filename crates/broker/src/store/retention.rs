@@ -8,7 +8,7 @@
 //! reader holding it lets go ([`super::mapped_file::MappedFile::delete_on_drop`]).
 
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::SystemTime;
 
 use super::Inner;
 
@@ -100,26 +100,7 @@ pub(super) fn clean(inner: &Inner, now: SystemTime) -> RetentionReport {
 
 /// The retention thread: a pass every `clean_interval` until shutdown.
 pub(super) fn run(inner: &Inner) {
-    let interval: Duration = inner.config.clean_interval;
-    let (lock, cv) = &inner.stop;
-    loop {
-        let deadline = Instant::now() + interval;
-        let mut stopped = lock.lock().unwrap_or_else(|p| p.into_inner());
-        // Check the flag before each wait: shutdown may have set it before this thread slept.
-        while !*stopped {
-            let now = Instant::now();
-            if now >= deadline {
-                break;
-            }
-            stopped = cv
-                .wait_timeout(stopped, deadline - now)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
-        }
-        if *stopped {
-            return;
-        }
-        drop(stopped);
+    while inner.sleep_unless_stopped(inner.config.clean_interval) {
         clean(inner, SystemTime::now());
     }
 }

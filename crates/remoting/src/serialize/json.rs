@@ -54,37 +54,8 @@ fn put_str(dst: &mut BytesMut, s: &str) {
 }
 
 fn put_int(dst: &mut BytesMut, v: i32) {
-    let mut text = itoa_buf();
-    let _ = write!(text, "{v}");
-    dst.put_slice(text.as_bytes());
-}
-
-/// A small stack string for integer formatting.
-fn itoa_buf() -> StackStr {
-    StackStr { len: 0, buf: [0; 12] }
-}
-
-struct StackStr {
-    len: usize,
-    buf: [u8; 12],
-}
-
-impl StackStr {
-    fn as_bytes(&self) -> &[u8] {
-        &self.buf[..self.len]
-    }
-}
-
-impl std::fmt::Write for StackStr {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        let end = self.len + s.len();
-        self.buf
-            .get_mut(self.len..end)
-            .ok_or(std::fmt::Error)?
-            .copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
-    }
+    // Formatting into a BytesMut cannot fail: it grows as needed.
+    let _ = write!(dst, "{v}");
 }
 
 pub(super) fn encode(cmd: &RemotingCommand, dst: &mut BytesMut) {
