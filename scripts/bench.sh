@@ -5,11 +5,19 @@
 #   scripts/bench.sh                 10 s per run
 #   DURATION=30s scripts/bench.sh
 #   SKIP_BUILD=1 scripts/bench.sh    reuse target/release binaries
+#   CPUS=0 scripts/bench.sh          pin every process (broker, nameserver, load tool, rtt) to
+#                                    CPU 0 with taskset; any taskset CPU list works
 #
 # Prints, per flush mode: sends/s with 64 in flight, sends/s with 1 in flight, and the raw
 # loopback round-trip rate (rmq-bench rtt) that the one-in-flight figure is compared to.
 # Targets from the broker issue: >= 150,000/s ASYNC_FLUSH and >= 55,000/s SYNC_FLUSH at 64 in
 # flight; one in flight >= 70% of the raw loopback rate.
+#
+# Placement matters for the one-in-flight figures: on a 2-core VM two processes that ping-pong
+# are usually put on different CPUs, and each round trip then pays two cross-CPU wake-ups
+# (about 57 us here); on one CPU a round trip is a pair of context switches (about 14 us).
+# Both the broker run and the rtt baseline of one invocation use the same placement, so compare
+# ratios within a run, and run the script both ways to see both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +31,9 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
     cargo build --release -p minirmq --bins
 fi
 BIN=${CARGO_TARGET_DIR:-target}/release
+pin=()
+placement="placement left to the scheduler"
+if [ -n "${CPUS:-}" ]; then pin=(taskset -c "$CPUS"); placement="pinned to CPUs $CPUS"; fi
 
 work=$(mktemp -d -t rmq-bench-XXXXXX)
 pids=()
@@ -48,7 +59,7 @@ wait_for() { # what, command...
     return 1
 }
 
-"$BIN/mqnamesrv" --listen-port "$NS_PORT" --home "$work/namesrv" >"$work/namesrv.log" 2>&1 &
+"${pin[@]}" "$BIN/mqnamesrv" --listen-port "$NS_PORT" --home "$work/namesrv" >"$work/namesrv.log" 2>&1 &
 pids+=($!)
 wait_for "nameserver" port_busy "$NS_PORT"
 NS="127.0.0.1:$NS_PORT"
@@ -68,22 +79,22 @@ brokerRole=ASYNC_MASTER
 flushDiskType=$flush
 storePathRootDir=$dir/store
 CONF
-    "$BIN/mqbroker" -c "$dir/broker.conf" >"$dir/broker.log" 2>&1 &
+    "${pin[@]}" "$BIN/mqbroker" -c "$dir/broker.conf" >"$dir/broker.log" 2>&1 &
     local bpid=$!
     pids+=("$bpid")
     wait_for "broker ($flush)" port_busy "$BROKER_PORT"
     local addr="127.0.0.1:$BROKER_PORT"
     # Warm-up (not reported): creates the topic and lets the broker finish its start-up work.
-    "$BIN/rmq-bench" send --broker "$addr" --topic "Bench$flush" --size "$SIZE" --in-flight 8 \
+    "${pin[@]}" "$BIN/rmq-bench" send --broker "$addr" --topic "Bench$flush" --size "$SIZE" --in-flight 8 \
         --duration 3s >/dev/null
     local out r64 r1
     echo "==== $flush: 64 in flight, $DURATION"
-    out=$("$BIN/rmq-bench" send --broker "$addr" --topic "Bench$flush" --size "$SIZE" --in-flight 64 \
+    out=$("${pin[@]}" "$BIN/rmq-bench" send --broker "$addr" --topic "Bench$flush" --size "$SIZE" --in-flight 64 \
         --duration "$DURATION")
     echo "$out"
     r64=$(grep '^RESULT' <<<"$out")
     echo "==== $flush: 1 in flight, $DURATION"
-    out=$("$BIN/rmq-bench" send --broker "$addr" --topic "Bench$flush" --size "$SIZE" --in-flight 1 \
+    out=$("${pin[@]}" "$BIN/rmq-bench" send --broker "$addr" --topic "Bench$flush" --size "$SIZE" --in-flight 1 \
         --duration "$DURATION")
     echo "$out"
     r1=$(grep '^RESULT' <<<"$out")
@@ -99,7 +110,7 @@ CONF
 
 sync
 echo "==== raw loopback round trips (one in flight, $SIZE bytes)"
-out=$("$BIN/rmq-bench" rtt --size "$SIZE" --duration "$DURATION")
+out=$("${pin[@]}" "$BIN/rmq-bench" rtt --size "$SIZE" --duration "$DURATION")
 echo "$out"
 rtt=$(grep '^RESULT' <<<"$out" | sed -n 's/.* tps=\([0-9]*\).*/\1/p')
 
@@ -107,7 +118,7 @@ run_mode ASYNC_FLUSH
 run_mode SYNC_FLUSH
 
 echo
-echo "==== summary ($SIZE-byte messages, $DURATION per run, $(nproc) cores)"
+echo "==== summary ($SIZE-byte messages, $DURATION per run, $(nproc) cores, $placement)"
 printf '%-12s %-10s %12s %10s\n' flush in-flight "msgs/s" "p99 us"
 for r in "${results[@]}"; do
     # shellcheck disable=SC2086
