@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 struct EchoHandler {
     oneways: AtomicUsize,
     closed: AtomicUsize,
+    held: AtomicUsize,
 }
 
 impl RequestHandler for EchoHandler {
@@ -49,6 +50,14 @@ impl RequestHandler for EchoHandler {
             5 => {
                 tokio::time::sleep(Duration::from_secs(30)).await;
                 Ok(None)
+            }
+            6 => {
+                // Holds its request (body included) like a suspended pull.
+                self.held.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                Ok(Some(
+                    req.reply(ResponseCode::SUCCESS, None).with_body(req.body.clone()),
+                ))
             }
             other => Err(HandlerError::NotSupported(other)),
         }
@@ -280,4 +289,31 @@ async fn connection_limit_closes_extra_connections() {
         .await
         .unwrap()
         .is_success());
+}
+
+#[tokio::test]
+async fn requests_held_by_handlers_are_bounded_in_bytes() {
+    let (addr, handler, _token) = start(ServerConfig::default()).await;
+    // 100 frames of 1 MiB, each held by its handler: far under the in-flight count limit (1024),
+    // but 100 MiB in total. The server must stop taking frames at its 64 MiB byte budget.
+    let mut frames = bytes::BytesMut::new();
+    for _ in 0..100 {
+        let req = RemotingCommand::raw_request(6).with_body(vec![7u8; 1 << 20]);
+        rmq_remoting::codec::encode_frame(&req, &mut frames, rmq_remoting::DEFAULT_MAX_FRAME).unwrap();
+    }
+    let mut s = TcpStream::connect(&addr).await.unwrap();
+    // The writer blocks once the server stops reading and the socket buffers are full.
+    let writer = tokio::spawn(async move {
+        let _ = s.write_all(&frames).await;
+        s
+    });
+    wait_until(|| handler.held.load(Ordering::SeqCst) >= 60).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let held = handler.held.load(Ordering::SeqCst);
+    assert!(
+        (60..=64).contains(&held),
+        "{held} requests of 1 MiB held at once; the budget is 64 MiB"
+    );
+    assert!(!writer.is_finished(), "the server should push back on the writer");
+    writer.abort();
 }

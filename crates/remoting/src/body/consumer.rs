@@ -1,6 +1,6 @@
-//! Consumer-group bodies: `ConsumerIdList` (GET_CONSUMER_LIST_BY_GROUP reply),
-//! `ConsumerConnection` (GET_CONSUMER_CONNECTION_LIST reply) and the LOCK_BATCH_MQ /
-//! UNLOCK_BATCH_MQ bodies.
+//! Client-group bodies: `ConsumerIdList` (GET_CONSUMER_LIST_BY_GROUP reply),
+//! `ConsumerConnection` (GET_CONSUMER_CONNECTION_LIST reply), `ProducerConnection`
+//! (GET_PRODUCER_CONNECTION_LIST reply) and the LOCK_BATCH_MQ / UNLOCK_BATCH_MQ bodies.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -54,6 +54,16 @@ pub struct ConsumerConnection {
 }
 
 impl JsonBody for ConsumerConnection {}
+
+/// Who is connected in a producer group (`{"connectionSet":[...]}`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ProducerConnection {
+    /// Connections.
+    pub connection_set: BTreeSet<Connection>,
+}
+
+impl JsonBody for ProducerConnection {}
 
 /// LOCK_BATCH_MQ request body.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -162,5 +172,14 @@ mod tests {
             ConsumerConnection::default().to_json(),
             r#"{"connectionSet":[],"subscriptionTable":{}}"#
         );
+    }
+
+    #[test]
+    fn producer_connection_round_trips() {
+        let text = r#"{"connectionSet":[{"clientAddr":"127.0.0.1:6000","clientId":"p1","language":"JAVA","version":409}]}"#;
+        let pc = ProducerConnection::decode(text.as_bytes()).unwrap();
+        assert_eq!(pc.connection_set.len(), 1);
+        assert_eq!(pc.to_json(), text);
+        assert_eq!(ProducerConnection::default().to_json(), r#"{"connectionSet":[]}"#);
     }
 }

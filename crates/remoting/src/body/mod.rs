@@ -27,7 +27,7 @@ pub mod topic;
 pub use cluster::ClusterInfo;
 pub use consumer::{
     Connection, ConsumerConnection, ConsumerIdList, LockBatchRequestBody, LockBatchResponseBody,
-    UnlockBatchRequestBody,
+    ProducerConnection, UnlockBatchRequestBody,
 };
 pub use fastjson::from_fastjson;
 pub use heartbeat::{

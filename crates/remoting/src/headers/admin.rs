@@ -1,6 +1,7 @@
 //! Admin ⇄ broker headers (protocol.md §2.5) and the slave-sync requests (§5.4): topic creation
-//! and deletion, stats, consumer progress and connections, broker config and runtime info, and the
-//! whole-table fetches a slave makes every 10 s.
+//! and deletion, subscription-group creation and deletion, stats, consumer progress, consumer and
+//! producer connections, broker config and runtime info, and the whole-table fetches a slave makes
+//! every 10 s.
 
 use crate::command_header;
 use crate::header::EmptyHeader;
@@ -110,6 +111,30 @@ command_header! {
     pub struct GetAllSubscriptionGroupConfigRequestHeader {}
 }
 
+command_header! {
+    /// UPDATE_AND_CREATE_SUBSCRIPTIONGROUP (200) request: no fields; the body is the
+    /// `SubscriptionGroupConfig` JSON.
+    pub struct UpdateAndCreateSubscriptionGroupRequestHeader {}
+}
+
+command_header! {
+    /// DELETE_SUBSCRIPTIONGROUP (207) request (Java `DeleteSubscriptionGroupRequestHeader`).
+    pub struct DeleteSubscriptionGroupRequestHeader {
+        /// Group to delete.
+        group_name: String = "groupName",
+        /// Also drop the group's consumer offsets (sent by newer tools; absent means false).
+        remove_offset: Option<bool> = "removeOffset",
+    }
+}
+
+command_header! {
+    /// GET_PRODUCER_CONNECTION_LIST (204) request; the reply body is `ProducerConnection`.
+    pub struct GetProducerConnectionListRequestHeader {
+        /// Producer group.
+        producer_group: String = "producerGroup",
+    }
+}
+
 rpc_request! {
     CreateTopicRequestHeader => UPDATE_AND_CREATE_TOPIC, EmptyHeader;
     DeleteTopicInBrokerRequestHeader => DELETE_TOPIC_IN_BROKER, EmptyHeader;
@@ -123,6 +148,9 @@ rpc_request! {
     GetAllConsumerOffsetRequestHeader => GET_ALL_CONSUMER_OFFSET, EmptyHeader;
     GetAllDelayOffsetRequestHeader => GET_ALL_DELAY_OFFSET, EmptyHeader;
     GetAllSubscriptionGroupConfigRequestHeader => GET_ALL_SUBSCRIPTIONGROUP_CONFIG, EmptyHeader;
+    UpdateAndCreateSubscriptionGroupRequestHeader => UPDATE_AND_CREATE_SUBSCRIPTIONGROUP, EmptyHeader;
+    DeleteSubscriptionGroupRequestHeader => DELETE_SUBSCRIPTIONGROUP, EmptyHeader;
+    GetProducerConnectionListRequestHeader => GET_PRODUCER_CONNECTION_LIST, EmptyHeader;
 }
 
 #[cfg(test)]
@@ -181,5 +209,29 @@ mod tests {
         assert_eq!(GetAllDelayOffsetRequestHeader::CODE.code(), 45);
         assert_eq!(GetAllSubscriptionGroupConfigRequestHeader::CODE.code(), 201);
         assert_eq!(DeleteTopicInBrokerRequestHeader::CODE.code(), 215);
+    }
+
+    #[test]
+    fn subscription_group_and_producer_headers() {
+        assert_eq!(UpdateAndCreateSubscriptionGroupRequestHeader::CODE.code(), 200);
+        assert_eq!(DeleteSubscriptionGroupRequestHeader::CODE.code(), 207);
+        assert_eq!(GetProducerConnectionListRequestHeader::CODE.code(), 204);
+        // 4.9.8's mqadmin sends only the name; newer tools add removeOffset.
+        let old = DeleteSubscriptionGroupRequestHeader::from_ext_fields(&ext(&[("groupName", "g")])).unwrap();
+        assert_eq!(old.remove_offset, None);
+        let new = DeleteSubscriptionGroupRequestHeader::from_ext_fields(&ext(&[
+            ("groupName", "g"),
+            ("removeOffset", "true"),
+        ]))
+        .unwrap();
+        assert_eq!(new.remove_offset, Some(true));
+        round_trip(&new);
+        assert_eq!(
+            DeleteSubscriptionGroupRequestHeader::from_ext_fields(&ext(&[])),
+            Err(HeaderError::Missing("groupName"))
+        );
+        round_trip(&GetProducerConnectionListRequestHeader {
+            producer_group: "pg".into(),
+        });
     }
 }

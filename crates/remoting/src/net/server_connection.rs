@@ -12,10 +12,13 @@
 //! So replies to a burst of requests leave in one syscall, and a request answered at once costs
 //! one wake-up of this task, not a spawn, a channel send and a second task's wake-up.
 //!
-//! Memory stays bounded: at most `max_in_flight_per_connection` handlers run at once, reading
-//! stops while more than [`MAX_UNSENT`] bytes wait to be written (a peer that does not read is
-//! not answered faster than it reads), and the read buffer holds at most one frame of up to
-//! `max_frame` bytes plus one read chunk.
+//! Memory stays bounded per connection:
+//! * at most `max_in_flight_per_connection` handlers run at once, and no new one starts while
+//!   the requests they hold (a held pull keeps its request) add up to [`MAX_PENDING_BYTES`];
+//! * while more than [`MAX_UNSENT`] bytes wait to be written, no frame is decoded and no pending
+//!   handler is polled, so a peer that does not read gets no more replies built for it (a woken
+//!   pull reads its messages only when polled);
+//! * the read buffer holds at most one frame of up to `max_frame` bytes plus one read chunk.
 
 use std::future::Future;
 use std::io::ErrorKind;
@@ -46,6 +49,9 @@ const EARLY_WRITE: usize = 32;
 const READ_CHUNK: usize = 64 * 1024;
 /// Reading pauses while more than this many reply bytes wait for the peer.
 pub(super) const MAX_UNSENT: usize = 4 * 1024 * 1024;
+/// Request bytes (frames as read) that handlers still running may hold; past it no new frame is
+/// decoded until one finishes. A single larger frame is still taken when nothing is pending.
+pub(super) const MAX_PENDING_BYTES: usize = 64 * 1024 * 1024;
 /// Server pushes queued for one connection; more are dropped (notifications are best effort).
 const PUSH_QUEUE: usize = 256;
 /// How long a closing connection may take to write the replies it already has.
@@ -123,9 +129,19 @@ impl Wire {
     }
 }
 
-/// Runs the handler for one request and builds the wire reply (`None` for one-way requests and
-/// handlers that answer nothing).
+/// Runs the handler for one request of `frame_len` bytes and builds the wire reply (`None` for
+/// one-way requests and handlers that answer nothing); hands `frame_len` back for the
+/// connection's pending-bytes count.
 async fn answer<H: RequestHandler>(
+    handler: &H,
+    conn: &Connection,
+    request: RemotingCommand,
+    frame_len: usize,
+) -> (Option<RemotingCommand>, usize) {
+    (reply_to(handler, conn, request).await, frame_len)
+}
+
+async fn reply_to<H: RequestHandler>(
     handler: &H,
     conn: &Connection,
     request: RemotingCommand,
@@ -166,14 +182,41 @@ fn with_code(mut template: RemotingCommand, code: ResponseCode, remark: String) 
     template
 }
 
-/// Queues every reply whose handler has already finished, without waiting.
-fn queue_finished<F>(pending: &mut FuturesUnordered<F>, wire: &mut Wire, peer: SocketAddr)
-where
-    F: Future<Output = Option<RemotingCommand>>,
-{
-    while let Some(Some(done)) = pending.next().now_or_never() {
-        if let Some(reply) = done {
+/// The handlers still running and the request bytes they hold.
+struct Pending<F> {
+    futures: FuturesUnordered<F>,
+    bytes: usize,
+}
+
+impl<F: Future<Output = (Option<RemotingCommand>, usize)>> Pending<F> {
+    /// Whether another request may start: below both the count and the byte limit, or nothing
+    /// pending at all (one frame up to `max_frame` always gets through).
+    fn has_room(&self, max_in_flight: usize) -> bool {
+        self.futures.is_empty() || (self.futures.len() < max_in_flight && self.bytes < MAX_PENDING_BYTES)
+    }
+
+    fn push(&mut self, future: F, frame_len: usize) {
+        self.bytes += frame_len;
+        self.futures.push(future);
+    }
+
+    /// Settles one finished handler: queues its reply.
+    fn finished(&mut self, done: (Option<RemotingCommand>, usize), wire: &mut Wire, peer: SocketAddr) {
+        let (reply, frame_len) = done;
+        self.bytes -= frame_len;
+        if let Some(reply) = reply {
             wire.queue(reply, peer);
+        }
+    }
+
+    /// Queues every reply whose handler has already finished, without waiting, while the write
+    /// buffer has room.
+    fn queue_finished(&mut self, wire: &mut Wire, peer: SocketAddr) {
+        while wire.write.len() < MAX_UNSENT {
+            match self.futures.next().now_or_never() {
+                Some(Some(done)) => self.finished(done, wire, peer),
+                _ => return,
+            }
         }
     }
 }
@@ -198,7 +241,10 @@ pub(super) async fn run_connection<H: RequestHandler>(
     let max_in_flight = config.max_in_flight_per_connection.max(1);
     let handler = &*handler;
     let conn_ref = &conn;
-    let mut pending = FuturesUnordered::new();
+    let mut pending = Pending {
+        futures: FuturesUnordered::new(),
+        bytes: 0,
+    };
     // The idle timer is re-armed lazily: a read only records its time.
     let idle = config.idle_timeout;
     let mut last_read = Instant::now();
@@ -210,16 +256,18 @@ pub(super) async fn run_connection<H: RequestHandler>(
         //    replies ready so far are written, so that the peer reads them (and sends more)
         //    while the rest of a large burst is still being handled here.
         let mut started = 0;
-        while pending.len() < max_in_flight && wire.write.len() < MAX_UNSENT {
+        while pending.has_room(max_in_flight) && wire.write.len() < MAX_UNSENT {
+            let buffered = wire.read.len();
             match wire.codec.decode(&mut wire.read) {
                 Ok(Some(request)) if request.is_response() => {
                     debug!(%peer, code = request.code, "ignoring response frame from client");
                 }
                 Ok(Some(request)) => {
-                    pending.push(answer(handler, conn_ref, request));
+                    let frame_len = buffered - wire.read.len();
+                    pending.push(answer(handler, conn_ref, request, frame_len), frame_len);
                     started += 1;
                     if started % EARLY_WRITE == 0 {
-                        queue_finished(&mut pending, &mut wire, peer);
+                        pending.queue_finished(&mut wire, peer);
                         if let Err(e) = wire.write_some() {
                             break 'serve Close::Io(e);
                         }
@@ -230,22 +278,22 @@ pub(super) async fn run_connection<H: RequestHandler>(
             }
         }
         if started % EARLY_WRITE != 0 {
-            queue_finished(&mut pending, &mut wire, peer);
+            pending.queue_finished(&mut wire, peer);
         }
         // 2. Write what is ready.
         if let Err(e) = wire.write_some() {
             break Close::Io(e);
         }
         // 3. Wait for something to do.
-        let reading = pending.len() < max_in_flight && wire.write.len() < MAX_UNSENT;
+        let room_to_write = wire.write.len() < MAX_UNSENT;
+        let reading = pending.has_room(max_in_flight) && room_to_write;
+        let polling = !pending.futures.is_empty() && room_to_write;
         tokio::select! {
             biased;
             _ = shutdown.cancelled() => break Close::Shutdown,
-            Some(done) = pending.next(), if !pending.is_empty() => {
-                if let Some(reply) = done {
-                    wire.queue(reply, peer);
-                }
-                queue_finished(&mut pending, &mut wire, peer);
+            Some(done) = pending.futures.next(), if polling => {
+                pending.finished(done, &mut wire, peer);
+                pending.queue_finished(&mut wire, peer);
             }
             Some(push) = pushes.recv() => {
                 wire.queue(push, peer);
