@@ -408,6 +408,19 @@ fn store_batch(
     })
 }
 
+/// The answer to a SYNC_FLUSH send once its flush callback reports, or FLUSH_DISK_TIMEOUT when
+/// it has not within `timeout`. The flush thread checks deadlines only between syncs, so an
+/// `fdatasync` that hangs would otherwise hold the reply for as long as the disk does.
+async fn flush_outcome(
+    rx: tokio::sync::oneshot::Receiver<crate::store::error::Result<()>>,
+    timeout: std::time::Duration,
+) -> ResponseCode {
+    match tokio::time::timeout(timeout, rx).await {
+        Ok(Ok(Ok(()))) => ResponseCode::SUCCESS,
+        _ => ResponseCode::FLUSH_DISK_TIMEOUT,
+    }
+}
+
 /// Waits for the sync flush and the slave, as the config requires; the worst outcome wins.
 pub(crate) async fn wait_durable(state: &BrokerState, next_offset: u64) -> ResponseCode {
     let flush = async {
@@ -422,10 +435,7 @@ pub(crate) async fn wait_durable(state: &BrokerState, next_offset: u64) -> Respo
                 let _ = tx.send(r);
             }),
         );
-        match rx.await {
-            Ok(Ok(())) => ResponseCode::SUCCESS,
-            _ => ResponseCode::FLUSH_DISK_TIMEOUT,
-        }
+        flush_outcome(rx, state.config.sync_flush_timeout).await
     };
     let replica = async {
         if state.config.broker_role != crate::config::BrokerRole::SyncMaster {
@@ -448,5 +458,31 @@ pub(crate) async fn wait_durable(state: &BrokerState, next_offset: u64) -> Respo
         r
     } else {
         f
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_flush_that_never_reports_times_out() {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let code = flush_outcome(rx, Duration::from_secs(5)).await;
+        assert_eq!(code, ResponseCode::FLUSH_DISK_TIMEOUT);
+        drop(tx);
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        tx.send(Ok(())).unwrap();
+        assert_eq!(
+            flush_outcome(rx, Duration::from_secs(5)).await,
+            ResponseCode::SUCCESS
+        );
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        tx.send(Err(crate::store::StoreError::FlushTimeout)).unwrap();
+        assert_eq!(
+            flush_outcome(rx, Duration::from_secs(5)).await,
+            ResponseCode::FLUSH_DISK_TIMEOUT
+        );
     }
 }

@@ -103,7 +103,7 @@ impl ConsumeQueue {
         scan_tail: bool,
     ) -> Result<Self> {
         let file_size = (entries_per_file * ENTRY_SIZE) as u64;
-        let files = FileQueue::load(dir, file_size)?;
+        let files = FileQueue::load_deferring_dir_sync(dir, file_size)?;
         let cq = ConsumeQueue {
             topic: topic.to_string(),
             queue_id,
@@ -348,6 +348,8 @@ impl ConsumeQueue {
 
     /// Flushes written entries to disk.
     pub fn flush(&self) -> Result<()> {
+        // New files' directory entries first: the checkpoint this flush precedes relies on them.
+        self.files.sync_dirs()?;
         let max = self.max_offset();
         let flushed = self.flushed.load(Ordering::Acquire);
         if flushed >= max {

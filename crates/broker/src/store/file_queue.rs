@@ -4,9 +4,15 @@
 //! Invariants: files are contiguous (each starts where the previous ends) and all have
 //! `file_size` bytes; the list only grows at the back (append) and shrinks at the front
 //! (retention) or back (recovery truncation).
+//!
+//! Directory syncs: by default a new file's directory is synced as the file is created. A queue
+//! loaded with [`FileQueue::load_deferring_dir_sync`] (a consume queue, whose files are created
+//! by the writer holding the put lock) only records that its directories need a sync, and
+//! [`FileQueue::sync_dirs`] does it before the queue's data is flushed and checkpointed.
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use super::error::{Result, StoreError};
@@ -19,11 +25,27 @@ pub struct FileQueue {
     file_size: u64,
     /// Held only to clone `Arc`s in or out; never across IO.
     files: RwLock<Vec<Arc<MappedFile>>>,
+    /// New files leave their directory sync to [`Self::sync_dirs`].
+    defer_dir_sync: bool,
+    /// A file was created and `dir` has not been synced since.
+    dir_unsynced: AtomicBool,
+    /// `dir` itself was created (by this load) and its two parents have not been synced since.
+    parents_unsynced: AtomicBool,
 }
 
 impl FileQueue {
     /// Loads the files of `dir` (created if missing), removing leftover `.tmp` files.
     pub fn load(dir: &Path, file_size: u64) -> Result<FileQueue> {
+        Self::load_with(dir, file_size, false)
+    }
+
+    /// [`Self::load`] for a queue whose directory syncs wait for [`Self::sync_dirs`].
+    pub fn load_deferring_dir_sync(dir: &Path, file_size: u64) -> Result<FileQueue> {
+        Self::load_with(dir, file_size, true)
+    }
+
+    fn load_with(dir: &Path, file_size: u64, defer_dir_sync: bool) -> Result<FileQueue> {
+        let created = !dir.exists();
         fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
         let mut starts = Vec::new();
         for entry in fs::read_dir(dir).map_err(|e| StoreError::io(dir, e))? {
@@ -64,6 +86,9 @@ impl FileQueue {
             dir: dir.to_path_buf(),
             file_size,
             files: RwLock::new(files),
+            defer_dir_sync,
+            dir_unsynced: AtomicBool::new(false),
+            parents_unsynced: AtomicBool::new(created && defer_dir_sync),
         })
     }
 
@@ -141,9 +166,36 @@ impl FileQueue {
 
     /// Creates and appends the file starting at `start`.
     pub fn create(&self, start: u64) -> Result<Arc<MappedFile>> {
-        let file = Arc::new(MappedFile::create(&self.dir, start, self.file_size)?);
+        let file = if self.defer_dir_sync {
+            let file = MappedFile::create_unsynced(&self.dir, start, self.file_size)?;
+            self.dir_unsynced.store(true, Ordering::Release);
+            file
+        } else {
+            MappedFile::create(&self.dir, start, self.file_size)?
+        };
+        let file = Arc::new(file);
         self.push(file.clone())?;
         Ok(file)
+    }
+
+    /// Syncs the directories whose syncs were deferred: the queue's directory after a file was
+    /// created, and its parent and grandparent (`<topic>` and `consumequeue`) after the load
+    /// created the directory. A failed sync is tried again next time.
+    pub fn sync_dirs(&self) -> Result<()> {
+        if self.parents_unsynced.swap(false, Ordering::AcqRel) {
+            let parents = self.dir.ancestors().skip(1).take(2);
+            if let Err(e) = parents.map(sync_dir).collect::<Result<()>>() {
+                self.parents_unsynced.store(true, Ordering::Release);
+                return Err(e);
+            }
+        }
+        if self.dir_unsynced.swap(false, Ordering::AcqRel) {
+            if let Err(e) = sync_dir(&self.dir) {
+                self.dir_unsynced.store(true, Ordering::Release);
+                return Err(e);
+            }
+        }
+        Ok(())
     }
 
     /// The file holding `offset`, creating it (and any before it, when the queue is empty) as
@@ -222,6 +274,33 @@ mod tests {
         assert!(dir.path().join("00000000000000000000").exists(), "held by `gone`");
         drop(gone);
         assert!(!dir.path().join("00000000000000000000").exists());
+    }
+
+    #[test]
+    fn deferred_directory_syncs_wait_for_sync_dirs() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("consumequeue").join("T").join("0");
+        let q = FileQueue::load_deferring_dir_sync(&dir, 4096).unwrap();
+        assert!(
+            q.parents_unsynced.load(Ordering::Acquire),
+            "a new directory needs its parents synced"
+        );
+        assert!(!q.dir_unsynced.load(Ordering::Acquire));
+        q.find_or_create(0).unwrap();
+        assert!(dir.join("00000000000000000000").exists());
+        assert!(
+            q.dir_unsynced.load(Ordering::Acquire),
+            "the new file's name is not synced yet"
+        );
+        q.sync_dirs().unwrap();
+        assert!(!q.dir_unsynced.load(Ordering::Acquire));
+        assert!(!q.parents_unsynced.load(Ordering::Acquire));
+        // Reloading an existing directory owes nothing; a queue that syncs at once never owes.
+        let again = FileQueue::load_deferring_dir_sync(&dir, 4096).unwrap();
+        assert!(!again.parents_unsynced.load(Ordering::Acquire));
+        let eager = FileQueue::load(&root.path().join("commitlog"), 4096).unwrap();
+        eager.find_or_create(0).unwrap();
+        assert!(!eager.dir_unsynced.load(Ordering::Acquire));
     }
 
     #[test]

@@ -57,8 +57,18 @@ pub struct MappedFile {
 }
 
 impl MappedFile {
-    /// Creates `dir/<start>` of `size` bytes, zero-filled and sparse.
+    /// Creates `dir/<start>` of `size` bytes, zero-filled and sparse, and syncs `dir` so the new
+    /// name survives a crash.
     pub fn create(dir: &Path, start: u64, size: u64) -> Result<MappedFile> {
+        let file = Self::create_unsynced(dir, start, size)?;
+        // The rename must survive a crash before data written to the file is relied on.
+        sync_dir(dir)?;
+        Ok(file)
+    }
+
+    /// [`Self::create`] without the directory sync: the caller syncs `dir` before it relies on
+    /// the file (a consume queue does at its next flush, off the put lock).
+    pub fn create_unsynced(dir: &Path, start: u64, size: u64) -> Result<MappedFile> {
         let path = dir.join(file_name(start));
         let tmp = dir.join(format!("{}.tmp", file_name(start)));
         let file = OpenOptions::new()
@@ -70,8 +80,6 @@ impl MappedFile {
             .map_err(|e| StoreError::io(&tmp, e))?;
         file.set_len(size).map_err(|e| StoreError::io(&tmp, e))?;
         fs::rename(&tmp, &path).map_err(|e| StoreError::io(&path, e))?;
-        // The rename must survive a crash before data written to the file is relied on.
-        sync_dir(dir)?;
         Self::from_file(path, file, start, size)
     }
 
