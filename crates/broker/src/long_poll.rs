@@ -3,7 +3,8 @@
 //! A pull that finds nothing registers a waiter for its (topic, queue), re-checks the store
 //! (so a message that landed in between is not missed), then sleeps until [`HeldPulls::wake`]
 //! is called for that queue or its suspend time runs out. The send path calls `wake` after every
-//! append; when nothing is held it costs one atomic load. There is no polling timer: an idle
+//! append, and on a slave the store's arrival listener calls it for each queue a replicated
+//! chunk filled; when nothing is held it costs one atomic load. There is no polling timer: an idle
 //! consumer costs nothing until its hold expires.
 //!
 //! The number of held pulls is bounded; past the bound a pull is refused so that a flood of

@@ -9,6 +9,7 @@ use rmq_broker::ha::replication::suggest_broker_id_within;
 use rmq_broker::{BrokerConfig, BrokerRole};
 use rmq_remoting::body::{JsonBody, KvTable};
 use rmq_remoting::{RemotingCommand, RequestCode, ResponseCode};
+use std::time::Duration;
 
 async fn runtime_info(b: &TestBroker) -> KvTable {
     let resp = b
@@ -162,5 +163,53 @@ async fn a_slave_that_stops_acknowledging_gives_flush_slave_timeout() {
         "a FLUSH_SLAVE_TIMEOUT message is stored"
     );
     drop(silent);
+    master.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pull_held_on_a_slave_wakes_when_replicated_data_arrives() {
+    let (master, slave) = start_pair(BrokerRole::AsyncMaster).await;
+    let first = master
+        .call(send_request("HaHeld", 0, b"m0", &tag_props("A")))
+        .await;
+    assert_eq!(first.code, ResponseCode::SUCCESS.code());
+    // The slave learns the topic from the master's tables and gets the first message.
+    let client = rmq_remoting::net::RemotingClient::default();
+    let master_addr = master.broker().addr().to_string();
+    rmq_broker::slave_sync::sync_once(slave.broker().state(), &client, &master_addr).await;
+    wait_for(TIMEOUT, || async {
+        (slave.broker().state().store.max_offset("HaHeld", 0) >= 1).then_some(())
+    })
+    .await;
+
+    // A pull at the end, allowed to hold for 20 s, must come back with the next message as
+    // soon as the slave has it: a replicated append wakes it, not the hold's timeout.
+    let slave_addr = slave.broker().addr().to_string();
+    let held = tokio::spawn(async move {
+        let started = tokio::time::Instant::now();
+        let resp = client
+            .invoke(
+                &slave_addr,
+                pull_request("g", "HaHeld", 0, 1, Some("*"), 20_000, 0),
+                Duration::from_secs(30),
+            )
+            .await
+            .expect("pull answered");
+        (resp, started.elapsed())
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!held.is_finished(), "nothing to return yet: the pull is held");
+    let second = master
+        .call(send_request("HaHeld", 0, b"m1", &tag_props("A")))
+        .await;
+    assert_eq!(second.code, ResponseCode::SUCCESS.code());
+    let (resp, waited) = held.await.unwrap();
+    assert_eq!(resp.code, ResponseCode::SUCCESS.code(), "{:?}", resp.remark);
+    assert_eq!(records(&resp)[0].body.as_ref(), b"m1");
+    assert!(
+        waited < Duration::from_secs(10),
+        "held {waited:?}: woken by the hold's timeout, not by the arrival"
+    );
+    slave.stop().await;
     master.stop().await;
 }

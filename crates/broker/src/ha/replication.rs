@@ -75,6 +75,7 @@ pub async fn start(
 ) -> std::io::Result<Replication> {
     let config = ha_config(&state.config);
     if state.config.broker_role == BrokerRole::Slave {
+        wake_pulls_on_arrival(state);
         let initial = state.master.borrow().as_ref().map(|m| m.ha_addr.clone());
         let client = HaClient::start(state.store.clone(), config, initial, cancel.clone(), tasks);
         tasks.spawn(follow_master(state.clone(), client.clone(), cancel));
@@ -88,6 +89,23 @@ pub async fn start(
     let _ = state.replication.set(Replication::Master(service.clone()));
     info!(ha_addr = %state.ha_server_addr(), role = state.config.broker_role.name(), "replication master ready");
     Ok(Replication::Master(service))
+}
+
+/// On a slave, wakes the pulls held on each queue that replicated bytes filled, as the send
+/// path does on a master. Holds the state weakly: the store must not keep the broker alive.
+fn wake_pulls_on_arrival(state: &Arc<BrokerState>) {
+    let weak = Arc::downgrade(state);
+    state
+        .store
+        .set_arrival_listener(Box::new(move |arrivals: &crate::store::Arrivals| {
+            let Some(state) = weak.upgrade() else { return };
+            if arrivals.many {
+                state.held.wake_all();
+            }
+            for (topic, queue_id) in &arrivals.queues {
+                state.held.wake(topic, *queue_id);
+            }
+        }));
 }
 
 /// Hands every master address the registration learns to the client, unless `haMasterAddress`

@@ -209,7 +209,8 @@ impl MessageStore {
     /// A slave's append of raw master bytes at `offset`, which must equal
     /// [`Self::max_physical_offset`]. Complete records are dispatched to consume queues exactly
     /// as the master did; a partial last record waits for the next chunk. Bytes that do not
-    /// parse as records are cut off again and reported as [`StoreError::Corrupt`].
+    /// parse as records are cut off again and reported as [`StoreError::Corrupt`]. The arrival
+    /// listener, if set, hears of the queues that got entries once the put lock is released.
     pub fn append_raw_at(&self, offset: u64, bytes: &[u8]) -> Result<()> {
         self.check_writable()?;
         let inner = &self.inner;
@@ -250,6 +251,12 @@ impl MessageStore {
             .stats
             .bytes_put
             .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        drop(w);
+        if let Some(listen) = inner.arrival_listener.0.get() {
+            if !outcome.arrivals.is_empty() {
+                listen(&outcome.arrivals);
+            }
+        }
         Ok(())
     }
 }

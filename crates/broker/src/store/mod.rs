@@ -62,7 +62,23 @@ pub use config::{FlushDiskType, StoreConfig};
 pub use error::StoreError;
 pub use flush::FlushCallback;
 pub use read::{GetResult, GetStatus, BATCH_MAX_BYTES, BATCH_MAX_MESSAGES, CQ_SCAN_MIN_BYTES};
-pub use recovery::{RecoveryMode, RecoveryReport};
+pub use recovery::{Arrivals, RecoveryMode, RecoveryReport};
+
+/// Called after a slave's raw append with the queues that got entries; must be quick.
+pub type ArrivalListener = Box<dyn Fn(&Arrivals) + Send + Sync>;
+
+/// The store's arrival listener, once set.
+struct ListenerSlot(std::sync::OnceLock<ArrivalListener>);
+
+impl std::fmt::Debug for ListenerSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.get().is_some() {
+            "ArrivalListener"
+        } else {
+            "none"
+        })
+    }
+}
 pub use retention::RetentionReport;
 
 use checkpoint::CheckpointFile;
@@ -108,6 +124,8 @@ pub(crate) struct Inner {
     /// Sleeps of the retention thread; notified on shutdown.
     stop: (Mutex<bool>, Condvar),
     recovery: RecoveryReport,
+    /// Told which queues a slave's raw append filled (see [`MessageStore::set_arrival_listener`]).
+    arrival_listener: ListenerSlot,
     _lock: StoreLock,
 }
 
@@ -179,6 +197,7 @@ impl MessageStore {
             running: AtomicBool::new(true),
             stop: (Mutex::new(false), Condvar::new()),
             recovery: report,
+            arrival_listener: ListenerSlot(std::sync::OnceLock::new()),
             _lock: lock,
             config,
         });
@@ -245,6 +264,12 @@ impl MessageStore {
             self.inner.stats.flush_timeouts.fetch_add(1, Ordering::Relaxed);
         }
         r
+    }
+
+    /// Installs the listener told of the queues each [`Self::append_raw_at`] filled (a slave
+    /// wakes the pulls held on them). Only the first call takes effect.
+    pub fn set_arrival_listener(&self, listener: ArrivalListener) {
+        let _ = self.inner.arrival_listener.0.set(listener);
     }
 
     /// Like [`Self::wait_flushed`] without blocking: `callback` runs on the flush thread once

@@ -68,6 +68,40 @@ pub struct ReplayOutcome {
     pub gap: bool,
     /// Store timestamp of the last record.
     pub last_store_timestamp: i64,
+    /// The queues that got entries.
+    pub arrivals: Arrivals,
+}
+
+/// The queues a replay gave new entries (a slave wakes the pulls held on them). Past
+/// [`Arrivals::MAX_QUEUES`] distinct queues it only records that there were many.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Arrivals {
+    /// Distinct (topic, queue id) pairs, in order of first arrival; empty when `many`.
+    pub queues: Vec<(String, i32)>,
+    /// More queues than are listed: treat every queue as woken.
+    pub many: bool,
+}
+
+impl Arrivals {
+    /// Most queues listed one by one.
+    pub const MAX_QUEUES: usize = 64;
+
+    fn note(&mut self, topic: &str, queue_id: i32) {
+        if self.many || self.queues.iter().any(|(t, q)| *q == queue_id && t == topic) {
+            return;
+        }
+        if self.queues.len() == Self::MAX_QUEUES {
+            self.many = true;
+            self.queues = Vec::new();
+            return;
+        }
+        self.queues.push((topic.to_string(), queue_id));
+    }
+
+    /// Whether no queue got anything.
+    pub fn is_empty(&self) -> bool {
+        !self.many && self.queues.is_empty()
+    }
 }
 
 /// Checks and dispatches the records in `[from, to)`; `fill_gaps` writes placeholders for
@@ -97,6 +131,7 @@ pub fn replay(
         match parsed {
             Parsed::Message(d) => {
                 out.gap |= dispatch_one(queues, &d, fill_gaps)?;
+                out.arrivals.note(&d.topic, d.queue_id);
                 at += d.entry.size as u64;
                 out.records += 1;
                 out.last_store_timestamp = d.store_timestamp;
@@ -222,4 +257,27 @@ pub fn recover(
     };
     tracing::info!(?report, "message store recovered");
     Ok(report)
+}
+
+#[cfg(test)]
+mod arrival_tests {
+    use super::Arrivals;
+
+    #[test]
+    fn arrivals_are_distinct_and_bounded() {
+        let mut a = Arrivals::default();
+        assert!(a.is_empty());
+        a.note("T", 0);
+        a.note("T", 1);
+        a.note("T", 0);
+        a.note("U", 0);
+        assert_eq!(
+            a.queues,
+            vec![("T".to_string(), 0), ("T".to_string(), 1), ("U".to_string(), 0)]
+        );
+        for q in 0..100 {
+            a.note("V", q);
+        }
+        assert!(a.many && a.queues.is_empty() && !a.is_empty());
+    }
 }
