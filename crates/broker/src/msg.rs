@@ -61,7 +61,7 @@ pub fn retry_target(
         return RetryTarget::DeadLetter;
     }
     let level = if requested_level == 0 {
-        3 + reconsume_times
+        reconsume_times.saturating_add(3)
     } else {
         requested_level
     };
@@ -111,6 +111,11 @@ mod tests {
             retry_target(0, 4, 16, 5),
             RetryTarget::Retry { delay_level: 5 },
             "clamped to the table"
+        );
+        assert_eq!(
+            retry_target(0, i32::MAX - 1, i32::MAX, 18),
+            RetryTarget::Retry { delay_level: 18 },
+            "a client's huge counts saturate instead of overflowing"
         );
     }
 }

@@ -107,7 +107,7 @@ pub async fn handle(state: &Arc<BrokerState>, req: RemotingCommand) -> Result<Re
         topic,
         queue_id: state.pick_queue(info.write_queue_nums),
         properties: props,
-        reconsume_times: original.reconsume_times + 1,
+        reconsume_times: original.reconsume_times.saturating_add(1),
         store_host: state.store_host,
         queue_offset: 0,
         physical_offset: 0,
