@@ -34,7 +34,8 @@ mod server_process;
                   autoCreateTopicEnable, autoCreateSubscriptionGroup, defaultTopicQueueNums, fileReservedTime,\n\
                   mapedFileSizeCommitLog, maxMessageSize, brokerPermission, slaveReadEnable, messageDelayLevel,\n\
                   registerNameServerPeriod, flushConsumerOffsetInterval, syncFlushTimeout, slaveTimeout,\n\
-                  haMasterAddress, longPollingEnable, warmMapedFileEnable. Unknown keys are warned about; bad\n\
+                  haMasterAddress, longPollingEnable, warmMapedFileEnable, diskMaxUsedSpaceRatio (percent),\n\
+                  diskSpaceWarningLevelRatio (fraction; sends refused above it). Unknown keys are warned about; bad\n\
                   values stop the start.\n\
                   Logging: RUST_LOG (default info), e.g. RUST_LOG=rmq_broker=debug."
 )]

@@ -33,7 +33,12 @@ pub async fn register_loop(
     cancel: CancellationToken,
 ) {
     let mut changes = state.register_signal.subscribe();
-    let period = state.config.register_name_server_period;
+    // Apache keeps the period within [10 s, 60 s] whatever the config says: shorter floods the
+    // nameservers, longer risks the 120 s expiry.
+    let period = state
+        .config
+        .register_name_server_period
+        .clamp(Duration::from_secs(10), Duration::from_secs(60));
     loop {
         let ok = tokio::select! {
             _ = cancel.cancelled() => break,

@@ -152,6 +152,9 @@ pub struct BrokerConfig {
     pub broker_topic_enable: bool,
     /// `diskMaxUsedSpaceRatio` in percent (75).
     pub disk_max_used_space_ratio: u32,
+    /// `diskSpaceWarningLevelRatio` (0.90, a fraction): above this disk use sends are refused
+    /// (Apache reads it from the system property `rocketmq.broker.diskSpaceWarningLevelRatio`).
+    pub disk_space_warning_level_ratio: f64,
 }
 
 impl Default for BrokerConfig {
@@ -200,6 +203,7 @@ impl Default for BrokerConfig {
             cluster_topic_enable: true,
             broker_topic_enable: true,
             disk_max_used_space_ratio: 75,
+            disk_space_warning_level_ratio: 0.90,
         }
     }
 }
@@ -304,8 +308,32 @@ impl BrokerConfig {
         if self.flush_consumer_offset_interval.is_zero() {
             return Err(bad("flushConsumerOffsetInterval", "must be positive"));
         }
-        if self.max_held_pulls == 0 || self.max_connections == 0 {
-            return Err(bad("maxHeldPulls", "limits must be positive"));
+        if self.max_held_pulls == 0 {
+            return Err(bad("maxHeldPulls", "must be positive"));
+        }
+        if self.max_connections == 0 {
+            return Err(bad("maxConnections", "must be positive"));
+        }
+        if self.channel_expired_timeout < Duration::from_secs(1) {
+            return Err(bad(
+                "channelExpiredTimeout",
+                "must be at least 1000 ms (clients heartbeat every 30 s)",
+            ));
+        }
+        if !(self.disk_space_warning_level_ratio > 0.0 && self.disk_space_warning_level_ratio <= 1.0) {
+            return Err(bad(
+                "diskSpaceWarningLevelRatio",
+                "must be a fraction within (0, 1], e.g. 0.90",
+            ));
+        }
+        if self.max_message_size as u64 + 8 > self.mapped_file_size_commit_log {
+            return Err(bad(
+                "maxMessageSize",
+                format!(
+                    "must fit in one commit-log file (mapedFileSizeCommitLog={})",
+                    self.mapped_file_size_commit_log
+                ),
+            ));
         }
         if !(1..=100).contains(&self.disk_max_used_space_ratio) {
             return Err(bad(
@@ -315,7 +343,7 @@ impl BrokerConfig {
         }
         self.store_config()
             .validate()
-            .map_err(|e| bad("mapedFileSizeCommitLog", e.to_string()))?;
+            .map_err(|e| bad("mapedFileSizeCommitLog", format!("store settings unusable: {e}")))?;
         Ok(())
     }
 
@@ -351,6 +379,7 @@ impl BrokerConfig {
             sync_flush_timeout: self.sync_flush_timeout,
             file_reserved_time: Duration::from_secs(self.file_reserved_time_hours * 3600),
             disk_max_used_ratio: self.disk_max_used_space_ratio as f64 / 100.0,
+            disk_full_ratio: self.disk_space_warning_level_ratio,
             max_message_size: self.max_message_size,
             warm_mapped_file: self.warm_maped_file_enable,
             ..StoreConfig::default()

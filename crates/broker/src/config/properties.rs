@@ -54,6 +54,7 @@ const KNOWN_KEYS: &[&str] = &[
     "clusterTopicEnable",
     "brokerTopicEnable",
     "diskMaxUsedSpaceRatio",
+    "diskSpaceWarningLevelRatio",
 ];
 
 /// Apache keys that tune parts of the Java broker this one does not have; accepted without a warning.
@@ -208,6 +209,9 @@ impl BrokerConfig {
                 "diskMaxUsedSpaceRatio" => {
                     c.disk_max_used_space_ratio = parse_num("diskMaxUsedSpaceRatio", v)?
                 }
+                "diskSpaceWarningLevelRatio" => {
+                    c.disk_space_warning_level_ratio = parse_num("diskSpaceWarningLevelRatio", v)?
+                }
                 _ => {}
             }
         }
@@ -292,6 +296,10 @@ impl BrokerConfig {
                 "diskMaxUsedSpaceRatio",
                 self.disk_max_used_space_ratio.to_string(),
             ),
+            (
+                "diskSpaceWarningLevelRatio",
+                self.disk_space_warning_level_ratio.to_string(),
+            ),
         ];
         kv.sort_by(|a, b| a.0.cmp(b.0));
         let mut out = String::new();
@@ -361,11 +369,28 @@ mod tests {
             ("messageDelayLevel=1s 5x", "messageDelayLevel"),
             ("namesrvAddr=localhost", "namesrvAddr"),
             ("brokerRole=SLAVE\nbrokerId=0", "brokerId"),
+            ("maxConnections=0", "maxConnections"),
+            ("maxHeldPulls=0", "maxHeldPulls"),
+            ("channelExpiredTimeout=0", "channelExpiredTimeout"),
+            ("diskSpaceWarningLevelRatio=90", "diskSpaceWarningLevelRatio"),
+            ("diskSpaceWarningLevelRatio=most", "diskSpaceWarningLevelRatio"),
+            (
+                "mapedFileSizeCommitLog=65536\nmaxMessageSize=65536",
+                "maxMessageSize",
+            ),
         ] {
             let err = BrokerConfig::from_properties(&props(text)).unwrap_err();
             assert_eq!(err.key, key, "{text}");
             assert!(err.to_string().contains(key));
         }
+    }
+
+    #[test]
+    fn disk_warning_ratio_reaches_the_store() {
+        let c = BrokerConfig::from_properties(&props("diskSpaceWarningLevelRatio=0.95")).unwrap();
+        assert_eq!(c.store_config().disk_full_ratio, 0.95);
+        assert_eq!(BrokerConfig::default().store_config().disk_full_ratio, 0.90);
+        assert!(c.to_properties().contains("diskSpaceWarningLevelRatio=0.95"));
     }
 
     #[test]

@@ -168,6 +168,7 @@ async fn prepare(
                 .get_or_create(&dlq, 1, perm::READ | perm::WRITE, now_ms());
             if created {
                 persist_topics(state).await;
+                state.request_register();
             }
             target.topic = dlq;
             target.queue_id = 0;
