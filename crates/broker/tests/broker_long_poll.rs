@@ -9,46 +9,57 @@ use std::time::{Duration, Instant};
 use broker_common::*;
 use rmq_remoting::ResponseCode;
 
+/// Rounds of hold-then-send; the median wake latency is what the 50 ms requirement is held to,
+/// so one round slowed by a busy CI machine does not decide the outcome.
+const ROUNDS: usize = 7;
+
 #[tokio::test]
 async fn held_pull_returns_when_a_message_arrives() {
     let b = TestBroker::start().await;
     assert_eq!(b.call(send_request("LP", 0, b"first", "")).await.code, 0);
-    let client = b.client.clone();
-    let addr = b.addr.clone();
-    let started = Instant::now();
-    let held = tokio::spawn(async move {
-        let r = client
-            .invoke(
-                &addr,
-                pull_request("g", "LP", 0, 1, Some("*"), 15_000, 0),
-                TIMEOUT * 2,
-            )
-            .await
-            .unwrap();
-        (r, Instant::now())
-    });
-    // Wait until the broker actually holds the pull, then send.
-    wait_for(Duration::from_secs(5), || async {
-        (b.broker().state().held.held() == 1).then_some(())
-    })
-    .await;
-    let sent_at = Instant::now();
-    assert_eq!(b.call(send_request("LP", 0, b"second", "")).await.code, 0);
-    let (r, returned_at) = held.await.unwrap();
-    let latency = returned_at.saturating_duration_since(sent_at);
-    println!(
-        "held pull woke {latency:?} after the send ({:?} after the pull)",
-        returned_at - started
-    );
-    assert_eq!(r.code, 0, "{r:?}");
-    let recs = records(&r);
-    assert_eq!(recs.len(), 1);
-    assert_eq!(&recs[0].body[..], b"second");
+    let mut latencies = Vec::with_capacity(ROUNDS);
+    for round in 1..=ROUNDS {
+        let client = b.client.clone();
+        let addr = b.addr.clone();
+        let held = tokio::spawn(async move {
+            let r = client
+                .invoke(
+                    &addr,
+                    pull_request("g", "LP", 0, round as i64, Some("*"), 15_000, 0),
+                    TIMEOUT * 2,
+                )
+                .await
+                .unwrap();
+            (r, Instant::now())
+        });
+        // Wait until the broker actually holds the pull, then send.
+        wait_for(Duration::from_secs(5), || async {
+            (b.broker().state().held.held() == 1).then_some(())
+        })
+        .await;
+        let body = format!("m{round}");
+        let sent_at = Instant::now();
+        assert_eq!(b.call(send_request("LP", 0, body.as_bytes(), "")).await.code, 0);
+        let (r, returned_at) = held.await.unwrap();
+        let latency = returned_at.saturating_duration_since(sent_at);
+        assert_eq!(r.code, 0, "{r:?}");
+        let recs = records(&r);
+        assert_eq!(recs.len(), 1);
+        assert_eq!(&recs[0].body[..], body.as_bytes());
+        assert!(
+            latency < Duration::from_secs(2),
+            "round {round}: woken by the arrival, not the 15 s timeout: {latency:?}"
+        );
+        assert_eq!(b.broker().state().held.held(), 0);
+        latencies.push(latency);
+    }
+    latencies.sort();
+    let median = latencies[ROUNDS / 2];
+    println!("held pulls woke {latencies:?} after the send started (median {median:?})");
     assert!(
-        latency < Duration::from_secs(2),
-        "woken by the arrival, not the 15 s timeout: {latency:?}"
+        median < Duration::from_millis(50),
+        "a held pull must return within 50 ms of the message arriving; median {median:?}"
     );
-    assert_eq!(b.broker().state().held.held(), 0);
     b.stop().await;
 }
 

@@ -183,8 +183,8 @@ impl FileQueue {
     /// created the directory. A failed sync is tried again next time.
     pub fn sync_dirs(&self) -> Result<()> {
         if self.parents_unsynced.swap(false, Ordering::AcqRel) {
-            let parents = self.dir.ancestors().skip(1).take(2);
-            if let Err(e) = parents.map(sync_dir).collect::<Result<()>>() {
+            let mut parents = self.dir.ancestors().skip(1).take(2);
+            if let Err(e) = parents.try_for_each(sync_dir) {
                 self.parents_unsynced.store(true, Ordering::Release);
                 return Err(e);
             }
