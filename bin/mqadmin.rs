@@ -9,10 +9,12 @@ use anyhow::Context;
 use clap::{ArgGroup, Parser, Subcommand};
 use rmq_admin::broker::BrokerSelector;
 use rmq_admin::consume::{ConsumeMessage, TOOLS_CONSUMER};
-use rmq_admin::format::{parse_bool, parse_time_arg};
+use rmq_admin::format::{bool_value, parse_bool, parse_time_arg};
+use rmq_admin::group::UpdateSubGroup;
 use rmq_admin::message::SendMessage;
 use rmq_admin::namesrv::WritePerm;
 use rmq_admin::topic::{Target, UpdateTopic};
+use rmq_admin::topic_perm::parse_perm;
 use rmq_admin::{Admin, AdminError};
 
 #[derive(Parser, Debug)]
@@ -42,14 +44,10 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Update or create a topic on one broker (-b) or every master of a cluster (-c).
-    #[command(name = "updateTopic", group(ArgGroup::new("target").required(true).args(["broker_addr", "cluster_name"])))]
+    #[command(name = "updateTopic")]
     UpdateTopic {
-        /// Create the topic on this broker (ip:port).
-        #[arg(short = 'b', long = "brokerAddr")]
-        broker_addr: Option<String>,
-        /// Create the topic on every master of this cluster.
-        #[arg(short = 'c', long = "clusterName")]
-        cluster_name: Option<String>,
+        #[command(flatten)]
+        target: TargetArgs,
         /// Topic name.
         #[arg(short = 't', long = "topic")]
         topic: String,
@@ -246,6 +244,110 @@ enum Command {
         #[arg(short = 'i', long = "msgId")]
         msg_id: String,
     },
+    /// Change a topic's permission on one broker (-b) or every master of a cluster (-c).
+    #[command(name = "updateTopicPerm")]
+    UpdateTopicPerm {
+        #[command(flatten)]
+        target: TargetArgs,
+        /// Topic name.
+        #[arg(short = 't', long = "topic")]
+        topic: String,
+        /// New permission: 2 (W), 4 (R) or 6 (RW).
+        #[arg(short = 'p', long = "perm", value_parser = parse_perm)]
+        perm: i32,
+    },
+    /// Print the clusters that hold a topic.
+    #[command(name = "topicClusterList")]
+    TopicClusterList {
+        /// Topic name.
+        #[arg(short = 't', long = "topic")]
+        topic: String,
+    },
+    /// Create or replace a subscription group on one broker (-b) or every master of a cluster (-c).
+    #[command(name = "updateSubGroup")]
+    UpdateSubGroup {
+        #[command(flatten)]
+        target: TargetArgs,
+        /// Consumer group name.
+        #[arg(short = 'g', long = "groupName")]
+        group_name: String,
+        /// Consumption allowed (true|false; default true).
+        #[arg(short = 's', long = "consumeEnable", value_parser = bool_value)]
+        consume_enable: Option<bool>,
+        /// May start from the min offset (true|false; default false, as Apache's tool sends).
+        #[arg(short = 'm', long = "consumeFromMinEnable", value_parser = bool_value)]
+        consume_from_min_enable: Option<bool>,
+        /// Broadcast consumption allowed (true|false; default false, as Apache's tool sends).
+        #[arg(short = 'd', long = "consumeBroadcastEnable", value_parser = bool_value)]
+        consume_broadcast_enable: Option<bool>,
+        /// Queues of the group's %RETRY% topic (default 1).
+        #[arg(short = 'q', long = "retryQueueNums")]
+        retry_queue_nums: Option<i32>,
+        /// Reconsume attempts before the dead-letter queue (default 16).
+        #[arg(short = 'r', long = "retryMaxTimes")]
+        retry_max_times: Option<i32>,
+        /// Broker id to consume from (default 0).
+        #[arg(short = 'i', long = "brokerId")]
+        broker_id: Option<i64>,
+        /// Broker id to consume from when consumption is slow (default 1).
+        #[arg(short = 'w', long = "whichBrokerWhenConsumeSlowly")]
+        which_broker_when_consume_slowly: Option<i64>,
+        /// Notify members when the group changes (true|false; default true).
+        #[arg(short = 'a', long = "notifyConsumerIdsChanged", value_parser = bool_value)]
+        notify_consumer_ids_changed: Option<bool>,
+    },
+    /// Delete a subscription group from one broker (-b) or every master of a cluster (-c; also
+    /// deletes the group's %RETRY% and %DLQ% topics there).
+    #[command(name = "deleteSubGroup")]
+    DeleteSubGroup {
+        #[command(flatten)]
+        target: TargetArgs,
+        /// Subscription group name.
+        #[arg(short = 'g', long = "groupName")]
+        group_name: String,
+        /// Also remove the group's consumer offsets (`-r` alone means true).
+        #[arg(short = 'r', long = "removeOffset", num_args = 0..=1, default_missing_value = "true", value_parser = bool_value)]
+        remove_offset: Option<bool>,
+    },
+    /// Print a consumer group's connections, subscriptions and consume settings.
+    #[command(name = "consumerConnection")]
+    ConsumerConnection {
+        /// Consumer group.
+        #[arg(short = 'g', long = "consumerGroup")]
+        consumer_group: String,
+    },
+    /// Print a producer group's connections on the brokers of a topic.
+    #[command(name = "producerConnection")]
+    ProducerConnection {
+        /// Producer group.
+        #[arg(short = 'g', long = "producerGroup")]
+        producer_group: String,
+        /// A topic the group sends to (its brokers are asked).
+        #[arg(short = 't', long = "topic")]
+        topic: String,
+    },
+}
+
+/// `-b <brokerAddr>` or `-c <clusterName>`, exactly one.
+#[derive(clap::Args, Debug)]
+#[group(required = true, multiple = false)]
+struct TargetArgs {
+    /// Broker address (ip:port).
+    #[arg(short = 'b', long = "brokerAddr")]
+    broker_addr: Option<String>,
+    /// Every master of this cluster.
+    #[arg(short = 'c', long = "clusterName")]
+    cluster_name: Option<String>,
+}
+
+impl TargetArgs {
+    fn target(self) -> Target {
+        match self.broker_addr {
+            Some(b) => Target::Broker(b),
+            // The required group guarantees one of the two.
+            None => Target::Cluster(self.cluster_name.unwrap_or_default()),
+        }
+    }
 }
 
 fn broker_selector(addr: Option<String>, cluster: Option<String>) -> BrokerSelector {
@@ -282,8 +384,7 @@ fn now_ms() -> i64 {
 async fn run(admin: &Admin, command: Command, out: &mut String) -> Result<(), AdminError> {
     match command {
         Command::UpdateTopic {
-            broker_addr,
-            cluster_name,
+            target,
             topic,
             read_queue_nums,
             write_queue_nums,
@@ -297,12 +398,8 @@ async fn run(admin: &Admin, command: Command, out: &mut String) -> Result<(), Ad
                     "unit topics are not supported; leave -u and -s false".into(),
                 ));
             }
-            let target = match broker_addr {
-                Some(b) => Target::Broker(b),
-                None => Target::Cluster(cluster_name.unwrap_or_default()),
-            };
             let u = UpdateTopic {
-                target,
+                target: target.target(),
                 topic,
                 read_queue_nums,
                 write_queue_nums,
@@ -402,6 +499,54 @@ async fn run(admin: &Admin, command: Command, out: &mut String) -> Result<(), Ad
             rmq_admin::consume::consume_message(admin, &c, out).await
         }
         Command::QueryMsgById { msg_id } => rmq_admin::message::query_msg_by_id(admin, &msg_id, out).await,
+        Command::UpdateTopicPerm { target, topic, perm } => {
+            rmq_admin::topic_perm::update_topic_perm(admin, &target.target(), topic.trim(), perm, out).await
+        }
+        Command::TopicClusterList { topic } => {
+            rmq_admin::topic::topic_cluster_list(admin, topic.trim(), out).await
+        }
+        Command::UpdateSubGroup {
+            target,
+            group_name,
+            consume_enable,
+            consume_from_min_enable,
+            consume_broadcast_enable,
+            retry_queue_nums,
+            retry_max_times,
+            broker_id,
+            which_broker_when_consume_slowly,
+            notify_consumer_ids_changed,
+        } => {
+            let u = UpdateSubGroup {
+                target: target.target(),
+                group: group_name,
+                consume_enable,
+                consume_from_min_enable,
+                consume_broadcast_enable,
+                retry_queue_nums,
+                retry_max_times,
+                broker_id,
+                which_broker_when_consume_slowly,
+                notify_consumer_ids_changed,
+            };
+            rmq_admin::group::update_sub_group(admin, &u, out).await
+        }
+        Command::DeleteSubGroup {
+            target,
+            group_name,
+            remove_offset,
+        } => {
+            let t = target.target();
+            let remove = remove_offset.unwrap_or(false);
+            rmq_admin::group::delete_sub_group(admin, &t, &group_name, remove, out).await
+        }
+        Command::ConsumerConnection { consumer_group } => {
+            rmq_admin::connection::consumer_connection(admin, &consumer_group, out).await
+        }
+        Command::ProducerConnection {
+            producer_group,
+            topic,
+        } => rmq_admin::connection::producer_connection(admin, &producer_group, topic.trim(), out).await,
     }
 }
 

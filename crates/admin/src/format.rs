@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use rmq_remoting::body::route::perm;
-use rmq_remoting::body::TopicConfig;
+use rmq_remoting::body::{SubscriptionGroupConfig, TopicConfig};
 
 /// Days since 1970-01-01 → (year, month, day), proleptic Gregorian (Howard Hinnant's algorithm).
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
@@ -99,6 +99,45 @@ pub fn topic_config(c: &TopicConfig) -> String {
     )
 }
 
+/// Java's `SubscriptionGroupConfig.toString()`.
+pub fn subscription_group_config(c: &SubscriptionGroupConfig) -> String {
+    format!(
+        "SubscriptionGroupConfig [groupName={}, consumeEnable={}, consumeFromMinEnable={}, consumeBroadcastEnable={}, \
+         retryQueueNums={}, retryMaxTimes={}, brokerId={}, whichBrokerWhenConsumeSlowly={}, notifyConsumerIdsChangedEnable={}]",
+        c.group_name,
+        c.consume_enable,
+        c.consume_from_min_enable,
+        c.consume_broadcast_enable,
+        c.retry_queue_nums,
+        c.retry_max_times,
+        c.broker_id,
+        c.which_broker_when_consume_slowly,
+        c.notify_consumer_ids_changed_enable
+    )
+}
+
+/// Ordinal of `V4_0_0_SNAPSHOT` in Java's `MQVersion.Version`; from there every release
+/// `Vmajor_minor_patch` (minor and patch 0..=9) has a `_SNAPSHOT` ordinal followed by its own.
+const V4_0_0_SNAPSHOT: i32 = 212;
+/// Ordinal of `HIGHER_VERSION`, the enum's last entry (after `V5_9_9`).
+const HIGHER_VERSION: i32 = V4_0_0_SNAPSHOT + 2 * 200;
+
+/// Java's `MQVersion.getVersionDesc`: the version name of a wire version ordinal, e.g. 409 →
+/// `V4_9_8`. Ordinals of the 3.x line (irregular names) are shown as the bare number.
+pub fn version_desc(ordinal: i32) -> String {
+    if ordinal >= HIGHER_VERSION {
+        return "HIGHER_VERSION".into();
+    }
+    if ordinal < V4_0_0_SNAPSHOT {
+        return ordinal.to_string();
+    }
+    let k = ordinal - V4_0_0_SNAPSHOT;
+    let (major, within) = (4 + k / 200, k % 200);
+    let (minor, patch) = (within / 2 / 10, within / 2 % 10);
+    let snapshot = if within % 2 == 0 { "_SNAPSHOT" } else { "" };
+    format!("V{major}_{minor}_{patch}{snapshot}")
+}
+
 /// Java's `HashMap.toString()` of string properties (sorted here, for stable output).
 pub fn java_map<'a>(entries: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
     let sorted: BTreeMap<&str, &str> = entries.into_iter().collect();
@@ -109,10 +148,15 @@ pub fn java_map<'a>(entries: impl IntoIterator<Item = (&'a str, &'a str)>) -> St
 /// Parses a `true`/`false` option value the way Java's `Boolean.parseBoolean` would not: anything
 /// else is an error, so a typo does not silently mean `false`.
 pub fn parse_bool(flag: &str, v: &str) -> Result<bool, String> {
+    bool_value(v).map_err(|_| format!("{flag} takes true or false, not {v:?}"))
+}
+
+/// [`parse_bool`] for a clap `value_parser` (clap names the flag and the value itself).
+pub fn bool_value(v: &str) -> Result<bool, String> {
     match v.trim().to_ascii_lowercase().as_str() {
         "true" => Ok(true),
         "false" => Ok(false),
-        _ => Err(format!("{flag} takes true or false, not {v:?}")),
+        _ => Err("expected true or false".to_string()),
     }
 }
 
@@ -143,6 +187,37 @@ mod tests {
         assert_eq!(
             topic_config(&c),
             "TopicConfig [topicName=T, readQueueNums=8, writeQueueNums=8, perm=RW-, topicFilterType=SINGLE_TAG, topicSysFlag=0, order=false]"
+        );
+    }
+
+    #[test]
+    fn version_ordinals_have_java_names() {
+        // protocol.md §1.5's table.
+        for (ordinal, name) in [
+            (213, "V4_0_0"),
+            (317, "V4_5_2"),
+            (355, "V4_7_1"),
+            (393, "V4_9_0"),
+            (401, "V4_9_4"),
+            (409, "V4_9_8"),
+            (408, "V4_9_8_SNAPSHOT"),
+            (413, "V5_0_0"),
+            (433, "V5_1_0"),
+        ] {
+            assert_eq!(version_desc(ordinal), name, "{ordinal}");
+        }
+        assert_eq!(version_desc(63), "63");
+        assert_eq!(version_desc(900), "HIGHER_VERSION");
+    }
+
+    #[test]
+    fn subscription_group_config_matches_java_to_string() {
+        let c = SubscriptionGroupConfig::new("cg");
+        assert_eq!(
+            subscription_group_config(&c),
+            "SubscriptionGroupConfig [groupName=cg, consumeEnable=true, consumeFromMinEnable=true, \
+             consumeBroadcastEnable=true, retryQueueNums=1, retryMaxTimes=16, brokerId=0, \
+             whichBrokerWhenConsumeSlowly=1, notifyConsumerIdsChangedEnable=true]"
         );
     }
 

@@ -8,13 +8,16 @@
 
 pub mod admin;
 pub mod broker;
+pub mod connection;
 pub mod consume;
 pub mod consumer;
 pub mod error;
 pub mod format;
+pub mod group;
 pub mod message;
 pub mod namesrv;
 pub mod topic;
+pub mod topic_perm;
 
 pub use admin::{Admin, BrokerAddr, DEFAULT_TIMEOUT};
 pub use error::AdminError;

@@ -1,8 +1,11 @@
-//! Topic commands: `updateTopic`, `deleteTopic`, `topicRoute`, `topicStatus`, `topicList`.
+//! Topic commands: `updateTopic`, `deleteTopic`, `topicRoute`, `topicStatus`, `topicList`,
+//! `topicClusterList` (`updateTopicPerm` is in [`crate::topic_perm`]).
 
 use std::fmt::Write;
 
-use rmq_remoting::body::{MqMap, TopicConfig, TopicFilterType, TopicList, TopicOffset, TopicStatsTable};
+use rmq_remoting::body::{
+    ClusterInfo, MqMap, TopicConfig, TopicFilterType, TopicList, TopicOffset, TopicRouteData, TopicStatsTable,
+};
 use rmq_remoting::headers::admin::{
     CreateTopicRequestHeader, DeleteTopicInBrokerRequestHeader, GetTopicStatsInfoRequestHeader,
 };
@@ -346,10 +349,47 @@ pub async fn topic_list(admin: &Admin, cluster_mode: bool, out: &mut String) -> 
     Ok(())
 }
 
+/// Clusters whose broker list names a broker of `route`, sorted.
+pub fn clusters_of_route(info: &ClusterInfo, route: &TopicRouteData) -> Vec<String> {
+    info.cluster_addr_table
+        .iter()
+        .filter(|(_, names)| route.broker_datas.iter().any(|b| names.contains(&b.broker_name)))
+        .map(|(cluster, _)| cluster.clone())
+        .collect()
+}
+
+/// `topicClusterList -t <topic>`: the clusters holding the topic, one per line (Apache's tool
+/// looks only at the route's first broker; every broker of the route counts here).
+pub async fn topic_cluster_list(admin: &Admin, topic: &str, out: &mut String) -> Result<(), AdminError> {
+    validate_topic(topic)?;
+    let route = admin.route_required(topic).await?;
+    let info = admin.cluster_info().await?;
+    for cluster in clusters_of_route(&info, &route) {
+        let _ = writeln!(out, "{cluster}");
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rmq_remoting::body::MessageQueue;
+    use rmq_remoting::body::{JsonBody, MessageQueue};
+
+    #[test]
+    fn clusters_are_found_through_every_broker_of_the_route() {
+        let info = ClusterInfo::decode(
+            br#"{"brokerAddrTable":{},
+               "clusterAddrTable":{"C1":["a"],"C2":["b","c"],"C3":["d"]}}"#,
+        )
+        .unwrap();
+        let route = TopicRouteData::decode(
+            br#"{"brokerDatas":[{"brokerAddrs":{"0":"h:1"},"brokerName":"c","cluster":"C2"},
+                                {"brokerAddrs":{"0":"h:2"},"brokerName":"a","cluster":"C1"}],
+                 "queueDatas":[]}"#,
+        )
+        .unwrap();
+        assert_eq!(clusters_of_route(&info, &route), vec!["C1", "C2"]);
+    }
 
     #[test]
     fn topic_names_are_validated_with_reasons() {

@@ -144,6 +144,17 @@ impl ClientRegistry {
         }
     }
 
+    /// The live channels of a producer group (GET_PRODUCER_CONNECTION_LIST), by client id.
+    pub fn producer_channels(&self, group: &str) -> Vec<ClientChannel> {
+        let p = self.producers.read().unwrap_or_else(|e| e.into_inner());
+        let mut chans: Vec<ClientChannel> = p
+            .get(group)
+            .map(|g| g.values().cloned().collect())
+            .unwrap_or_default();
+        chans.sort_by(|a, b| a.client_id.cmp(&b.client_id));
+        chans
+    }
+
     /// Registers (or refreshes) a consumer. Returns the channels to notify when the group's
     /// members or topics changed (a new channel or a different set of subscribed topics).
     pub fn register_consumer(

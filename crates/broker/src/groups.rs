@@ -1,7 +1,11 @@
 //! [`GroupTable`]: subscription group configs (`SubscriptionGroupConfig`), auto-created on first
-//! use when `autoCreateSubscriptionGroup` is on, persisted as `config/subscriptionGroup.json`
+//! use when `autoCreateSubscriptionGroup` is on, created, replaced or deleted by mqadmin
+//! (`updateSubGroup` / `deleteSubGroup`), persisted as `config/subscriptionGroup.json`
 //! (`{"dataVersion":{..},"subscriptionGroupTable":{name: config}}`, also the
 //! GET_ALL_SUBSCRIPTIONGROUP_CONFIG body a slave syncs from).
+//!
+//! Invariant: the system groups ([`SYSTEM_GROUPS`]) are always present; they can be replaced but
+//! never removed.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,6 +28,16 @@ pub const SYSTEM_GROUPS: &[&str] = &[
     "CID_ONSAPI_PULL",
     "CID_RMQ_SYS_TRANS",
 ];
+
+/// Whether `group` is one of the [`SYSTEM_GROUPS`].
+pub fn is_system_group(group: &str) -> bool {
+    SYSTEM_GROUPS.contains(&group)
+}
+
+/// A system group cannot be removed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the subscription group[{0}] is a system group and cannot be deleted")]
+pub struct SystemGroupError(pub String);
 
 /// One consumer group's settings, with Java's field names and defaults.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -160,6 +174,20 @@ impl GroupTable {
         self.dirty.store(true, Ordering::Release);
     }
 
+    /// Removes a group; true when it existed. System groups are refused.
+    pub fn remove(&self, group: &str, now_ms: i64) -> Result<bool, SystemGroupError> {
+        if is_system_group(group) {
+            return Err(SystemGroupError(group.to_string()));
+        }
+        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        if inner.groups.remove(group).is_none() {
+            return Ok(false);
+        }
+        inner.version.next_version(now_ms);
+        self.dirty.store(true, Ordering::Release);
+        Ok(true)
+    }
+
     /// A snapshot in the file form.
     pub fn wrapper(&self) -> SubscriptionGroupWrapper {
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
@@ -169,10 +197,13 @@ impl GroupTable {
         }
     }
 
-    /// Loads (or replaces, for a slave) the table.
+    /// Replaces the table with `wrapper` (the file at start, the master's table on a slave), so
+    /// a group deleted on the master disappears from its slaves too. System groups missing from
+    /// `wrapper` keep their defaults.
     pub fn load(&self, wrapper: SubscriptionGroupWrapper) {
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
         inner.version = wrapper.data_version;
+        inner.groups.retain(|name, _| is_system_group(name));
         for (name, mut cfg) in wrapper.subscription_group_table {
             cfg.group_name = name.clone();
             inner.groups.insert(name, cfg);
@@ -209,5 +240,45 @@ mod tests {
         let json = serde_json::to_string(&t.wrapper()).unwrap();
         let back: SubscriptionGroupWrapper = serde_json::from_str(&json).unwrap();
         assert_eq!(back.subscription_group_table["cg"].group_name, "cg");
+    }
+
+    #[test]
+    fn remove_refuses_system_groups_and_load_replaces() {
+        let t = GroupTable::new(true, 1);
+        t.put(
+            SubscriptionGroupConfig {
+                group_name: "cg".into(),
+                retry_max_times: 3,
+                ..Default::default()
+            },
+            2,
+        );
+        assert!(t.take_dirty());
+        let before = t.wrapper().data_version;
+        assert_eq!(t.remove("cg", 3), Ok(true));
+        assert!(t.take_dirty());
+        assert_ne!(t.wrapper().data_version, before);
+        assert_eq!(t.remove("cg", 4), Ok(false));
+        assert!(!t.take_dirty(), "removing a missing group changes nothing");
+        let e = t.remove("TOOLS_CONSUMER", 5).unwrap_err();
+        assert!(e.to_string().contains("system group"), "{e}");
+        assert!(t.get("TOOLS_CONSUMER").is_some());
+
+        // A slave's copy loses groups its master deleted, but never the system groups.
+        t.put(
+            SubscriptionGroupConfig {
+                group_name: "stale".into(),
+                ..Default::default()
+            },
+            6,
+        );
+        let mut master = SubscriptionGroupWrapper::default();
+        master
+            .subscription_group_table
+            .insert("fresh".into(), SubscriptionGroupConfig::default());
+        t.load(master);
+        assert!(t.get("stale").is_none());
+        assert_eq!(t.get("fresh").map(|g| g.group_name), Some("fresh".to_string()));
+        assert!(SYSTEM_GROUPS.iter().all(|g| t.get(g).is_some()));
     }
 }

@@ -100,6 +100,19 @@ impl ConsumerOffsets {
         }
     }
 
+    /// Forgets every offset of `group` (subscription group deletion); returns how many
+    /// (topic, group) entries went.
+    pub fn remove_group(&self, group: &str) -> usize {
+        let mut t = self.table.write().unwrap_or_else(|e| e.into_inner());
+        let before = t.len();
+        t.retain(|k, _| k.rsplit_once('@').map(|(_, g)| g) != Some(group));
+        let removed = before - t.len();
+        if removed > 0 {
+            self.dirty.store(true, Ordering::Release);
+        }
+        removed
+    }
+
     /// A snapshot in the file form.
     pub fn to_body(&self) -> OffsetTableBody {
         let t = self.table.read().unwrap_or_else(|e| e.into_inner());
@@ -203,6 +216,21 @@ mod tests {
         assert_eq!(o.topics_of_group("h"), vec!["T@x".to_string()]);
         o.remove_topic("T");
         assert_eq!(o.query("g", "T", 0), None);
+    }
+
+    #[test]
+    fn remove_group_keeps_other_groups() {
+        let o = ConsumerOffsets::default();
+        o.commit("g", "A", 0, 1);
+        o.commit("g", "B", 0, 2);
+        o.commit("gg", "A", 0, 3);
+        o.take_dirty();
+        assert_eq!(o.remove_group("g"), 2);
+        assert!(o.take_dirty());
+        assert_eq!(o.topics_of_group("g"), Vec::<String>::new());
+        assert_eq!(o.query("gg", "A", 0), Some(3));
+        assert_eq!(o.remove_group("nobody"), 0);
+        assert!(!o.take_dirty());
     }
 
     #[test]

@@ -87,27 +87,42 @@ fn load_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, B
     }
 }
 
-fn write_json<T: Serialize>(state: &BrokerState, name: &str, value: &T) -> std::io::Result<()> {
-    let text = serde_json::to_string_pretty(value).map_err(std::io::Error::other)?;
+/// Writes `name` with a snapshot taken under the file lock, so that of two writers racing (a
+/// handler persisting its change, the periodic flush) the later write holds the later snapshot.
+fn write_json<T: Serialize>(
+    state: &BrokerState,
+    name: &str,
+    snapshot: impl FnOnce() -> T,
+) -> std::io::Result<()> {
     let _guard = state.file_lock.lock().unwrap_or_else(|e| e.into_inner());
+    let text = serde_json::to_string_pretty(&snapshot()).map_err(std::io::Error::other)?;
     write_atomic(&state.config_dir.join(name), &text)
 }
 
 /// Writes `topics.json` (blocking).
 pub fn write_topics(state: &BrokerState) -> std::io::Result<()> {
-    write_json(state, "topics.json", &state.topics.wrapper())
+    write_json(state, "topics.json", || state.topics.wrapper())
+}
+
+/// Writes `subscriptionGroup.json` now (blocking): after an admin change, before it is
+/// acknowledged.
+pub fn write_groups(state: &BrokerState) -> std::io::Result<()> {
+    state.groups.take_dirty();
+    write_json(state, "subscriptionGroup.json", || state.groups.wrapper()).inspect_err(|_| {
+        state.groups.mark_dirty();
+    })
 }
 
 /// Writes the consumer offsets and subscription groups if they changed (blocking).
 pub fn write_offsets(state: &BrokerState) -> std::io::Result<()> {
     if state.offsets.take_dirty() {
-        if let Err(e) = write_json(state, "consumerOffset.json", &state.offsets.to_body()) {
+        if let Err(e) = write_json(state, "consumerOffset.json", || state.offsets.to_body()) {
             state.offsets.mark_dirty();
             return Err(e);
         }
     }
     if state.groups.take_dirty() {
-        if let Err(e) = write_json(state, "subscriptionGroup.json", &state.groups.wrapper()) {
+        if let Err(e) = write_json(state, "subscriptionGroup.json", || state.groups.wrapper()) {
             state.groups.mark_dirty();
             return Err(e);
         }
@@ -118,7 +133,7 @@ pub fn write_offsets(state: &BrokerState) -> std::io::Result<()> {
 /// Writes the delay offsets if they changed (blocking).
 pub fn write_delay_offsets(state: &BrokerState) -> std::io::Result<()> {
     if state.delay_offsets.take_dirty() {
-        if let Err(e) = write_json(state, "delayOffset.json", &state.delay_offsets.to_body()) {
+        if let Err(e) = write_json(state, "delayOffset.json", || state.delay_offsets.to_body()) {
             state.delay_offsets.mark_dirty();
             return Err(e);
         }

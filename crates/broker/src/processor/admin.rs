@@ -1,6 +1,10 @@
-//! Admin requests (mqadmin and a slave's metadata sync): topic create/delete, the whole topic
-//! table, broker config and runtime info, topic and consume stats, consumer connections, and
-//! the consumer-offset, delay-offset and subscription-group tables.
+//! Admin requests (mqadmin and a slave's metadata sync): topic create/delete, subscription group
+//! create/replace/delete, the whole topic table, broker config and runtime info, topic and
+//! consume stats, consumer and producer connections, and the consumer-offset, delay-offset and
+//! subscription-group tables.
+//!
+//! Every change (topic or group) is refused on a slave with Apache's remark, and is written to
+//! its config file before the reply, so an acknowledged change survives a crash.
 //!
 //! Maps keyed by MessageQueue (TopicStatsTable, ConsumeStats) are written in fastjson's
 //! object-key form, which Apache's mqadmin reads.
@@ -8,18 +12,21 @@
 use std::sync::Arc;
 
 use rmq_remoting::body::{
-    Connection as ConnectionInfo, ConsumerConnection, JsonBody, KvTable, MessageQueue, MqMap,
-    SubscriptionData, TopicConfig, TopicFilterType,
+    from_fastjson, Connection as ConnectionInfo, ConsumerConnection, JsonBody, KvTable, MessageQueue, MqMap,
+    ProducerConnection, SubscriptionData, TopicConfig, TopicFilterType,
 };
 use rmq_remoting::headers::admin::{
-    CreateTopicRequestHeader, DeleteTopicInBrokerRequestHeader, GetConsumeStatsRequestHeader,
-    GetConsumerConnectionListRequestHeader, GetTopicStatsInfoRequestHeader,
+    CreateTopicRequestHeader, DeleteSubscriptionGroupRequestHeader, DeleteTopicInBrokerRequestHeader,
+    GetConsumeStatsRequestHeader, GetConsumerConnectionListRequestHeader,
+    GetProducerConnectionListRequestHeader, GetTopicStatsInfoRequestHeader,
 };
 use rmq_remoting::net::HandlerError;
 use rmq_remoting::{RemotingCommand, RequestCode, ResponseCode};
 use serde::Serialize;
 
-use super::{persist_topics, FAQ_URL};
+use super::{persist_groups, persist_offsets, persist_topics, FAQ_URL};
+use crate::clients::ClientChannel;
+use crate::groups::SubscriptionGroupConfig;
 use crate::state::{now_ms, BrokerState};
 use crate::topics::{is_system_topic, validate_topic_name};
 
@@ -158,16 +165,7 @@ pub async fn handle(
                 ),
                 Some(info) => {
                     let body = ConsumerConnection {
-                        connection_set: info
-                            .channels
-                            .values()
-                            .map(|ch| ConnectionInfo {
-                                client_addr: ch.conn.peer().to_string(),
-                                client_id: ch.client_id.clone(),
-                                language: ch.language.name().to_string(),
-                                version: ch.version,
-                            })
-                            .collect(),
+                        connection_set: info.channels.values().map(connection_info).collect(),
                         consume_from_where: Some(info.consume_from_where),
                         consume_type: Some(info.consume_type),
                         message_model: Some(info.message_model),
@@ -189,13 +187,101 @@ pub async fn handle(
         RequestCode::GET_ALL_CONSUMER_OFFSET => ok().with_body(json_body(&state.offsets.to_body())),
         RequestCode::GET_ALL_DELAY_OFFSET => ok().with_body(json_body(&state.delay_offsets.to_body())),
         RequestCode::GET_ALL_SUBSCRIPTIONGROUP_CONFIG => ok().with_body(json_body(&state.groups.wrapper())),
+        RequestCode::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP => update_group(state, &req).await,
+        RequestCode::DELETE_SUBSCRIPTIONGROUP => delete_group(state, &req).await?,
+        RequestCode::GET_PRODUCER_CONNECTION_LIST => {
+            let h: GetProducerConnectionListRequestHeader = req.decode_header()?;
+            let channels = state.clients.producer_channels(&h.producer_group);
+            if channels.is_empty() {
+                req.reply(
+                    ResponseCode::SYSTEM_ERROR,
+                    Some(format!("the producer group[{}] not exist", h.producer_group)),
+                )
+            } else {
+                let body = ProducerConnection {
+                    connection_set: channels.iter().map(connection_info).collect(),
+                };
+                ok().with_body(body.encode())
+            }
+        }
         other => return Err(HandlerError::NotSupported(other.code())),
     })
 }
 
+/// The `Connection` entry of a client channel.
+fn connection_info(ch: &ClientChannel) -> ConnectionInfo {
+    ConnectionInfo {
+        client_addr: ch.conn.peer().to_string(),
+        client_id: ch.client_id.clone(),
+        language: ch.language.name().to_string(),
+        version: ch.version,
+    }
+}
+
+/// Apache's refusal of any admin change on a slave.
+fn slave_rejection(state: &BrokerState, req: &RemotingCommand) -> Option<RemotingCommand> {
+    state
+        .is_slave()
+        .then(|| req.reply(ResponseCode::SYSTEM_ERROR, Some(SLAVE_REMARK.to_string())))
+}
+
+/// UPDATE_AND_CREATE_SUBSCRIPTIONGROUP: the body is the whole `SubscriptionGroupConfig`; fields
+/// it leaves out take Java's defaults.
+async fn update_group(state: &Arc<BrokerState>, req: &RemotingCommand) -> RemotingCommand {
+    if let Some(rejection) = slave_rejection(state, req) {
+        return rejection;
+    }
+    let cfg: SubscriptionGroupConfig = match from_fastjson(&req.body) {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            return req.reply(
+                ResponseCode::SYSTEM_ERROR,
+                Some(format!(
+                    "the SubscriptionGroupConfig body is malformed ({e}); expected JSON like \
+                     {{\"groupName\":\"g\",\"retryMaxTimes\":16}}"
+                )),
+            )
+        }
+    };
+    if cfg.group_name.trim().is_empty() {
+        return req.reply(
+            ResponseCode::SYSTEM_ERROR,
+            Some("the subscription group name (groupName) is blank".to_string()),
+        );
+    }
+    tracing::info!(group = %cfg.group_name, config = ?cfg, "subscription group created or updated");
+    state.groups.put(cfg, now_ms());
+    persist_groups(state).await;
+    req.reply(ResponseCode::SUCCESS, None)
+}
+
+/// DELETE_SUBSCRIPTIONGROUP: removes the group (a missing one is not an error, as in Apache) and,
+/// with `removeOffset=true`, its committed offsets.
+async fn delete_group(
+    state: &Arc<BrokerState>,
+    req: &RemotingCommand,
+) -> Result<RemotingCommand, HandlerError> {
+    let h: DeleteSubscriptionGroupRequestHeader = req.decode_header()?;
+    if let Some(rejection) = slave_rejection(state, req) {
+        return Ok(rejection);
+    }
+    match state.groups.remove(&h.group_name, now_ms()) {
+        Err(e) => return Ok(req.reply(ResponseCode::SYSTEM_ERROR, Some(e.to_string()))),
+        Ok(true) => {
+            tracing::info!(group = %h.group_name, "subscription group deleted");
+            persist_groups(state).await;
+        }
+        Ok(false) => tracing::info!(group = %h.group_name, "deleting an unknown subscription group"),
+    }
+    if h.remove_offset == Some(true) && state.offsets.remove_group(&h.group_name) > 0 {
+        persist_offsets(state).await;
+    }
+    Ok(req.reply(ResponseCode::SUCCESS, None))
+}
+
 fn check_admin_topic(state: &BrokerState, req: &RemotingCommand, topic: &str) -> Option<RemotingCommand> {
-    if state.is_slave() {
-        return Some(req.reply(ResponseCode::SYSTEM_ERROR, Some(SLAVE_REMARK.to_string())));
+    if let Some(rejection) = slave_rejection(state, req) {
+        return Some(rejection);
     }
     if let Err(remark) = validate_topic_name(topic) {
         return Some(req.reply(ResponseCode::SYSTEM_ERROR, Some(remark)));

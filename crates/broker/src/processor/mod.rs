@@ -70,7 +70,10 @@ impl RequestHandler for BrokerHandler {
             | C::GET_CONSUMER_CONNECTION_LIST
             | C::GET_ALL_CONSUMER_OFFSET
             | C::GET_ALL_DELAY_OFFSET
-            | C::GET_ALL_SUBSCRIPTIONGROUP_CONFIG => admin::handle(state, code, req).await.map(Some),
+            | C::GET_ALL_SUBSCRIPTIONGROUP_CONFIG
+            | C::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP
+            | C::DELETE_SUBSCRIPTIONGROUP
+            | C::GET_PRODUCER_CONNECTION_LIST => admin::handle(state, code, req).await.map(Some),
             other => Err(HandlerError::NotSupported(other.code())),
         }
     }
@@ -84,11 +87,26 @@ impl RequestHandler for BrokerHandler {
 
 /// Writes topics.json now (after a topic change, before the change is acknowledged).
 pub async fn persist_topics(state: &Arc<BrokerState>) {
+    persist(state, crate::server::write_topics, "topics.json").await;
+}
+
+/// Writes subscriptionGroup.json now (after an admin change to the groups).
+pub async fn persist_groups(state: &Arc<BrokerState>) {
+    persist(state, crate::server::write_groups, "subscriptionGroup.json").await;
+}
+
+/// Writes consumerOffset.json (and the groups) now if they changed.
+pub async fn persist_offsets(state: &Arc<BrokerState>) {
+    persist(state, crate::server::write_offsets, "consumerOffset.json").await;
+}
+
+/// Runs a blocking config-file writer off the runtime. A failure is logged, not returned: the
+/// change is in memory and the periodic flush (or shutdown) retries the file.
+async fn persist(state: &Arc<BrokerState>, job: fn(&BrokerState) -> std::io::Result<()>, file: &'static str) {
     let s = state.clone();
-    let result = tokio::task::spawn_blocking(move || crate::server::write_topics(&s)).await;
-    match result {
+    match tokio::task::spawn_blocking(move || job(&s)).await {
         Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::error!(error = %e, "cannot write topics.json"),
-        Err(e) => tracing::error!(error = %e, "topics.json writer failed"),
+        Ok(Err(e)) => tracing::error!(error = %e, file, "cannot write config file"),
+        Err(e) => tracing::error!(error = %e, file, "config file writer failed"),
     }
 }
