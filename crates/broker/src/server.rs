@@ -366,13 +366,16 @@ async fn serve_task(
     }
 }
 
-/// Every 10 s, drops client channels silent for `channelExpiredTimeout`.
+/// Every 10 s (more often for a short `channelExpiredTimeout`), drops client channels silent for
+/// `channelExpiredTimeout` and tells their groups' other members.
 async fn expire_clients(state: Arc<BrokerState>, cancel: CancellationToken) {
-    let timeout = state.config.channel_expired_timeout.as_millis() as i64;
+    let expiry = state.config.channel_expired_timeout;
+    let timeout = expiry.as_millis() as i64;
+    let scan = (expiry / 4).clamp(Duration::from_millis(100), Duration::from_secs(10));
     loop {
         tokio::select! {
             _ = cancel.cancelled() => return,
-            _ = tokio::time::sleep(Duration::from_secs(10)) => {}
+            _ = tokio::time::sleep(scan) => {}
         }
         for note in state.clients.expire(now_ms(), timeout) {
             client::notify(&state, note);

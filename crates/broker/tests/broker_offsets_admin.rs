@@ -319,3 +319,56 @@ async fn groups_membership_notifications_and_locks() {
     c2.shutdown();
     b.stop().await;
 }
+
+#[tokio::test]
+async fn a_silent_consumer_is_dropped_and_its_group_told() {
+    let b = TestBroker::start_with(|c| c.channel_expired_timeout = Duration::from_millis(1500)).await;
+    let pushed: Arc<Mutex<Vec<i32>>> = Arc::default();
+    let alive = RemotingClient::default();
+    let seen = pushed.clone();
+    alive.set_request_handler(Arc::new(move |_, req| {
+        seen.lock().unwrap().push(req.code);
+        None
+    }));
+    let silent = RemotingClient::default();
+    let hb_silent = heartbeat("10.0.0.9@silent", "cg", "T", "*", 1);
+    assert_eq!(silent.invoke(&b.addr, hb_silent, TIMEOUT).await.unwrap().code, 0);
+    // The live member heartbeats every 300 ms; the other never again.
+    let beat = {
+        let (alive, addr) = (alive.clone(), b.addr.clone());
+        tokio::spawn(async move {
+            loop {
+                let hb = heartbeat("10.0.0.1@alive", "cg", "T", "*", 1);
+                let _ = alive.invoke(&addr, hb, TIMEOUT).await;
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+        })
+    };
+    let list = RemotingCommand::request_with(
+        RequestCode::GET_CONSUMER_LIST_BY_GROUP,
+        &GetConsumerListByGroupRequestHeader {
+            consumer_group: "cg".into(),
+        },
+    );
+    let ids = |resp: RemotingCommand| ConsumerIdList::decode(&resp.body).unwrap().consumer_id_list;
+    wait_for(Duration::from_secs(5), || async {
+        (ids(b.call(list.clone()).await).len() == 2).then_some(())
+    })
+    .await;
+    pushed.lock().unwrap().clear();
+    // Dropped once silent for the 1.5 s expiry; the live member is told and stays.
+    wait_for(Duration::from_secs(10), || async {
+        (ids(b.call(list.clone()).await) == vec!["10.0.0.1@alive".to_string()]).then_some(())
+    })
+    .await;
+    wait_for(Duration::from_secs(5), || async {
+        pushed
+            .lock()
+            .unwrap()
+            .contains(&RequestCode::NOTIFY_CONSUMER_IDS_CHANGED.code())
+            .then_some(())
+    })
+    .await;
+    beat.abort();
+    b.stop().await;
+}

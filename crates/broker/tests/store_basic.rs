@@ -382,6 +382,35 @@ fn deletes_a_topic() {
 }
 
 #[test]
+fn async_flush_syncs_every_flush_interval() {
+    use std::sync::atomic::Ordering;
+    let dirs = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let periodic = open(StoreConfig {
+        flush_interval: Duration::from_millis(200),
+        ..tiny(dirs.0.path())
+    });
+    let hourly = open(tiny(dirs.1.path()));
+    for store in [&periodic, &hourly] {
+        for i in 0..5 {
+            store.append(&msg("T", 0, &body(i, 100), None)).unwrap();
+        }
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while periodic.flushed_offset() < periodic.max_physical_offset() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no background flush within 5 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(periodic.stats().commit_log_syncs.load(Ordering::Relaxed) >= 1);
+    // With an hour between flushes nothing is synced yet: the flush above was the timer's.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(hourly.flushed_offset() < hourly.max_physical_offset());
+    assert_eq!(hourly.stats().commit_log_syncs.load(Ordering::Relaxed), 0);
+}
+
+#[test]
 fn sync_flush_group_commit_acknowledges_every_writer() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = StoreConfig {
