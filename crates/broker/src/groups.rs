@@ -7,8 +7,8 @@
 //! Invariant: the system groups ([`SYSTEM_GROUPS`]) are always present; they can be replaced but
 //! never removed.
 
+use crate::persist::DirtyFlag;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::RwLock;
 
 use rmq_remoting::body::DataVersion;
@@ -100,7 +100,7 @@ struct Inner {
 pub struct GroupTable {
     inner: RwLock<Inner>,
     auto_create: bool,
-    dirty: AtomicBool,
+    dirty: DirtyFlag,
 }
 
 impl GroupTable {
@@ -124,7 +124,7 @@ impl GroupTable {
                 groups,
             }),
             auto_create,
-            dirty: AtomicBool::new(false),
+            dirty: DirtyFlag::default(),
         }
     }
 
@@ -152,7 +152,7 @@ impl GroupTable {
             })
             .clone();
         inner.version.next_version(now_ms);
-        self.dirty.store(true, Ordering::Release);
+        self.dirty.mark();
         Some(cfg)
     }
 
@@ -171,7 +171,7 @@ impl GroupTable {
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
         inner.groups.insert(cfg.group_name.clone(), cfg);
         inner.version.next_version(now_ms);
-        self.dirty.store(true, Ordering::Release);
+        self.dirty.mark();
     }
 
     /// Removes a group; true when it existed. System groups are refused.
@@ -184,7 +184,7 @@ impl GroupTable {
             return Ok(false);
         }
         inner.version.next_version(now_ms);
-        self.dirty.store(true, Ordering::Release);
+        self.dirty.mark();
         Ok(true)
     }
 
@@ -210,14 +210,9 @@ impl GroupTable {
         }
     }
 
-    /// Takes the dirty flag.
-    pub fn take_dirty(&self) -> bool {
-        self.dirty.swap(false, Ordering::AcqRel)
-    }
-
-    /// Marks the table dirty again.
-    pub fn mark_dirty(&self) {
-        self.dirty.store(true, Ordering::Release);
+    /// Whether the table changed since it was last saved.
+    pub fn dirty(&self) -> &DirtyFlag {
+        &self.dirty
     }
 }
 
@@ -234,7 +229,7 @@ mod tests {
             (g.retry_max_times, g.retry_queue_nums, g.consume_enable),
             (16, 1, true)
         );
-        assert!(t.take_dirty());
+        assert!(t.dirty().take());
         let off = GroupTable::new(false, 1);
         assert!(off.find_or_create("cg", 2).is_none());
         let json = serde_json::to_string(&t.wrapper()).unwrap();
@@ -253,13 +248,13 @@ mod tests {
             },
             2,
         );
-        assert!(t.take_dirty());
+        assert!(t.dirty().take());
         let before = t.wrapper().data_version;
         assert_eq!(t.remove("cg", 3), Ok(true));
-        assert!(t.take_dirty());
+        assert!(t.dirty().take());
         assert_ne!(t.wrapper().data_version, before);
         assert_eq!(t.remove("cg", 4), Ok(false));
-        assert!(!t.take_dirty(), "removing a missing group changes nothing");
+        assert!(!t.dirty().take(), "removing a missing group changes nothing");
         let e = t.remove("TOOLS_CONSUMER", 5).unwrap_err();
         assert!(e.to_string().contains("system group"), "{e}");
         assert!(t.get("TOOLS_CONSUMER").is_some());

@@ -6,8 +6,8 @@
 //! `flushConsumerOffsetInterval` and at shutdown, so the commit path costs one map insert. The
 //! reader accepts both standard JSON and fastjson's unquoted integer keys (Apache's files).
 
+use crate::persist::DirtyFlag;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::RwLock;
 
 use serde::{Deserialize, Serialize};
@@ -41,7 +41,7 @@ fn key(topic: &str, group: &str) -> String {
 #[derive(Debug, Default)]
 pub struct ConsumerOffsets {
     table: RwLock<HashMap<String, HashMap<i32, i64>>>,
-    dirty: AtomicBool,
+    dirty: DirtyFlag,
 }
 
 impl ConsumerOffsets {
@@ -51,7 +51,7 @@ impl ConsumerOffsets {
         let mut t = self.table.write().unwrap_or_else(|e| e.into_inner());
         let queues = t.entry(k).or_default();
         if queues.insert(queue_id, offset) != Some(offset) {
-            self.dirty.store(true, Ordering::Release);
+            self.dirty.mark();
         }
     }
 
@@ -96,7 +96,7 @@ impl ConsumerOffsets {
         let before = t.len();
         t.retain(|k, _| k.rsplit_once('@').map(|(tp, _)| tp) != Some(topic));
         if t.len() != before {
-            self.dirty.store(true, Ordering::Release);
+            self.dirty.mark();
         }
     }
 
@@ -108,7 +108,7 @@ impl ConsumerOffsets {
         t.retain(|k, _| k.rsplit_once('@').map(|(_, g)| g) != Some(group));
         let removed = before - t.len();
         if removed > 0 {
-            self.dirty.store(true, Ordering::Release);
+            self.dirty.mark();
         }
         removed
     }
@@ -132,17 +132,12 @@ impl ConsumerOffsets {
             .into_iter()
             .map(|(k, q)| (k, q.into_iter().collect()))
             .collect();
-        self.dirty.store(true, Ordering::Release);
+        self.dirty.mark();
     }
 
-    /// Takes the dirty flag: true when something changed since the last call.
-    pub fn take_dirty(&self) -> bool {
-        self.dirty.swap(false, Ordering::AcqRel)
-    }
-
-    /// Marks the table dirty again (a failed write must be retried).
-    pub fn mark_dirty(&self) {
-        self.dirty.store(true, Ordering::Release);
+    /// Whether the table changed since it was last saved.
+    pub fn dirty(&self) -> &DirtyFlag {
+        &self.dirty
     }
 }
 
@@ -150,7 +145,7 @@ impl ConsumerOffsets {
 #[derive(Debug, Default)]
 pub struct DelayOffsets {
     table: RwLock<BTreeMap<i32, i64>>,
-    dirty: AtomicBool,
+    dirty: DirtyFlag,
 }
 
 impl DelayOffsets {
@@ -168,7 +163,7 @@ impl DelayOffsets {
     pub fn set(&self, level: i32, offset: i64) {
         let mut t = self.table.write().unwrap_or_else(|e| e.into_inner());
         if t.insert(level, offset) != Some(offset) {
-            self.dirty.store(true, Ordering::Release);
+            self.dirty.mark();
         }
     }
 
@@ -184,14 +179,9 @@ impl DelayOffsets {
         *self.table.write().unwrap_or_else(|e| e.into_inner()) = body.offset_table;
     }
 
-    /// Takes the dirty flag.
-    pub fn take_dirty(&self) -> bool {
-        self.dirty.swap(false, Ordering::AcqRel)
-    }
-
-    /// Marks the table dirty again.
-    pub fn mark_dirty(&self) {
-        self.dirty.store(true, Ordering::Release);
+    /// Whether the table changed since it was last saved.
+    pub fn dirty(&self) -> &DirtyFlag {
+        &self.dirty
     }
 }
 
@@ -207,10 +197,10 @@ mod tests {
         o.commit("g", "T", 0, 5);
         o.commit("g", "T", 1, 7);
         o.commit("h", "T@x", 0, 1);
-        assert!(o.take_dirty());
-        assert!(!o.take_dirty());
+        assert!(o.dirty().take());
+        assert!(!o.dirty().take());
         o.commit("g", "T", 0, 5);
-        assert!(!o.take_dirty(), "same value is not a change");
+        assert!(!o.dirty().take(), "same value is not a change");
         assert_eq!(o.query("g", "T", 1), Some(7));
         assert_eq!(o.topics_of_group("g"), vec!["T".to_string()]);
         assert_eq!(o.topics_of_group("h"), vec!["T@x".to_string()]);
@@ -224,13 +214,13 @@ mod tests {
         o.commit("g", "A", 0, 1);
         o.commit("g", "B", 0, 2);
         o.commit("gg", "A", 0, 3);
-        o.take_dirty();
+        o.dirty().take();
         assert_eq!(o.remove_group("g"), 2);
-        assert!(o.take_dirty());
+        assert!(o.dirty().take());
         assert_eq!(o.topics_of_group("g"), Vec::<String>::new());
         assert_eq!(o.query("gg", "A", 0), Some(3));
         assert_eq!(o.remove_group("nobody"), 0);
-        assert!(!o.take_dirty());
+        assert!(!o.dirty().take());
     }
 
     #[test]

@@ -3,11 +3,45 @@
 //! file is renamed over the target and the directory synced. A crash at any point leaves either
 //! the old or the new complete file, never a torn one.
 //!
-//! These are blocking calls; async callers go through `spawn_blocking`.
+//! These are blocking calls; async callers go through `spawn_blocking`. [`DirtyFlag`] tells the
+//! periodic savers which tables changed since their last write.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// "Changed since the last save", for a table that is persisted in the background.
+#[derive(Debug, Default)]
+pub struct DirtyFlag(AtomicBool);
+
+impl DirtyFlag {
+    /// Records a change.
+    pub fn mark(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+
+    /// Clears the flag; true when something changed since the last call.
+    pub fn take(&self) -> bool {
+        self.0.swap(false, Ordering::AcqRel)
+    }
+
+    /// Runs `save` when the flag was set. Cleared before `save` runs, so a change made during
+    /// the save marks it again; set again when `save` fails, so the next round retries.
+    pub fn save_if_dirty<E>(&self, save: impl FnOnce() -> Result<(), E>) -> Result<(), E> {
+        if !self.take() {
+            return Ok(());
+        }
+        save().inspect_err(|_| self.mark())
+    }
+
+    /// Runs `save` whatever the flag says (a write before an acknowledgement), with the same
+    /// clearing and retry rules as [`Self::save_if_dirty`].
+    pub fn save_now<E>(&self, save: impl FnOnce() -> Result<(), E>) -> Result<(), E> {
+        self.take();
+        save().inspect_err(|_| self.mark())
+    }
+}
 
 /// Atomically replaces `path` with `text`.
 pub fn write_atomic(path: &Path, text: &str) -> io::Result<()> {
@@ -60,6 +94,29 @@ fn ext_with(path: &Path, suffix: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dirty_flag_saves_once_and_retries_failures() {
+        let flag = DirtyFlag::default();
+        let mut saves = 0;
+        flag.save_if_dirty(|| -> io::Result<()> {
+            saves += 1;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(saves, 0, "nothing changed");
+        flag.mark();
+        assert!(flag
+            .save_if_dirty(|| Err::<(), _>(io::Error::other("disk")))
+            .is_err());
+        flag.save_if_dirty(|| -> io::Result<()> {
+            saves += 1;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(saves, 1, "a failed save is retried");
+        assert!(!flag.take());
+    }
 
     #[test]
     fn replaces_and_keeps_backup() {

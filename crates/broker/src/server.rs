@@ -107,38 +107,30 @@ pub fn write_topics(state: &BrokerState) -> std::io::Result<()> {
 /// Writes `subscriptionGroup.json` now (blocking): after an admin change, before it is
 /// acknowledged.
 pub fn write_groups(state: &BrokerState) -> std::io::Result<()> {
-    state.groups.take_dirty();
-    write_json(state, "subscriptionGroup.json", || state.groups.wrapper()).inspect_err(|_| {
-        state.groups.mark_dirty();
-    })
+    state
+        .groups
+        .dirty()
+        .save_now(|| write_json(state, "subscriptionGroup.json", || state.groups.wrapper()))
 }
 
 /// Writes the consumer offsets and subscription groups if they changed (blocking).
 pub fn write_offsets(state: &BrokerState) -> std::io::Result<()> {
-    if state.offsets.take_dirty() {
-        if let Err(e) = write_json(state, "consumerOffset.json", || state.offsets.to_body()) {
-            state.offsets.mark_dirty();
-            return Err(e);
-        }
-    }
-    if state.groups.take_dirty() {
-        if let Err(e) = write_json(state, "subscriptionGroup.json", || state.groups.wrapper()) {
-            state.groups.mark_dirty();
-            return Err(e);
-        }
-    }
-    Ok(())
+    state
+        .offsets
+        .dirty()
+        .save_if_dirty(|| write_json(state, "consumerOffset.json", || state.offsets.to_body()))?;
+    state
+        .groups
+        .dirty()
+        .save_if_dirty(|| write_json(state, "subscriptionGroup.json", || state.groups.wrapper()))
 }
 
 /// Writes the delay offsets if they changed (blocking).
 pub fn write_delay_offsets(state: &BrokerState) -> std::io::Result<()> {
-    if state.delay_offsets.take_dirty() {
-        if let Err(e) = write_json(state, "delayOffset.json", || state.delay_offsets.to_body()) {
-            state.delay_offsets.mark_dirty();
-            return Err(e);
-        }
-    }
-    Ok(())
+    state
+        .delay_offsets
+        .dirty()
+        .save_if_dirty(|| write_json(state, "delayOffset.json", || state.delay_offsets.to_body()))
 }
 
 fn load_files(state: &BrokerState) -> Result<(), BrokerError> {
@@ -148,7 +140,7 @@ fn load_files(state: &BrokerState) -> Result<(), BrokerError> {
     }
     if let Some(o) = load_json::<OffsetTableBody>(&dir.join("consumerOffset.json"))? {
         state.offsets.load(o);
-        state.offsets.take_dirty();
+        state.offsets.dirty().take();
     }
     if let Some(d) = load_json::<DelayOffsetBody>(&dir.join("delayOffset.json"))? {
         state.delay_offsets.load(d);
@@ -327,9 +319,9 @@ impl Broker {
         }
         let state = self.state.clone();
         let done = tokio::task::spawn_blocking(move || {
-            state.offsets.mark_dirty();
-            state.groups.mark_dirty();
-            state.delay_offsets.mark_dirty();
+            state.offsets.dirty().mark();
+            state.groups.dirty().mark();
+            state.delay_offsets.dirty().mark();
             let files = write_offsets(&state)
                 .and_then(|()| write_delay_offsets(&state))
                 .and_then(|()| write_topics(&state));

@@ -59,13 +59,13 @@ pub async fn sync_once(state: &Arc<BrokerState>, client: &RemotingClient, master
     }
     if let Some(d) = fetch::<DelayOffsetBody>(client, master, RequestCode::GET_ALL_DELAY_OFFSET).await {
         state.delay_offsets.load(d);
-        state.delay_offsets.mark_dirty();
+        state.delay_offsets.dirty().mark();
     }
     if let Some(g) =
         fetch::<SubscriptionGroupWrapper>(client, master, RequestCode::GET_ALL_SUBSCRIPTIONGROUP_CONFIG).await
     {
         state.groups.load(g);
-        state.groups.mark_dirty();
+        state.groups.dirty().mark();
     }
 }
 
