@@ -79,7 +79,14 @@ const IGNORED_APACHE_KEYS: &[&str] = &[
 
 /// Keys UPDATE_NAMESRV_CONFIG may not change at runtime (they only take effect at start, or
 /// would let a remote caller redirect where the server writes files).
-pub const RUNTIME_BLACKLIST: &[&str] = &["listenPort", "rocketmqHome", "kvConfigPath", "configStorePath"];
+pub const RUNTIME_BLACKLIST: &[&str] = &[
+    "listenPort",
+    "rocketmqHome",
+    "kvConfigPath",
+    "configStorePath",
+    // Copied into the listener's settings at start; a later change would be reported but ignored.
+    "serverChannelMaxIdleTimeSeconds",
+];
 
 /// Nameserver settings.
 #[derive(Debug, Clone, PartialEq)]

@@ -153,6 +153,12 @@ async fn namesrv_config_can_be_read_and_updated() {
         black.remark.as_deref(),
         Some("Can not update config in black list.")
     );
+    // The idle timeout is fixed when the listener starts: refused rather than silently ignored.
+    let idle = client
+        .invoke(&ns.addr, update("serverChannelMaxIdleTimeSeconds=5"), RPC)
+        .await
+        .unwrap();
+    assert_eq!(idle.code, ResponseCode::SYSTEM_ERROR.code());
     let bad = client
         .invoke(&ns.addr, update("brokerChannelExpiredTime=soon"), RPC)
         .await

@@ -216,8 +216,8 @@ impl MessageStore {
         let inner = &self.inner;
         let mut w = inner.lock_put();
         if w.wrote == 0 && offset != 0 {
-            // An empty slave takes whatever file start the master begins with (the start of
-            // the master's last file when the slave reported 0).
+            // An empty slave starts wherever the master begins sending (the master's oldest
+            // retained byte when the slave reported 0).
             inner.commit_log.start_empty_at(&mut w, offset)?;
         }
         if offset != w.wrote {

@@ -244,17 +244,17 @@ impl RouteTable {
         for (name, group) in self.groups.iter_mut() {
             group.broker_addrs.retain(|_, a| a != addr);
             if group.broker_addrs.is_empty() {
-                emptied.push((name.clone(), group.cluster.clone()));
+                emptied.push(name.clone());
             }
         }
-        for (name, cluster) in emptied {
+        for name in emptied {
             self.groups.remove(&name);
-            if let Some(names) = self.clusters.get_mut(&cluster) {
+            // Every cluster, not only the group's first: a broker name that re-registered under
+            // another cluster is listed in both.
+            self.clusters.retain(|_, names| {
                 names.remove(&name);
-                if names.is_empty() {
-                    self.clusters.remove(&cluster);
-                }
-            }
+                !names.is_empty()
+            });
             self.topics.retain(|_, queues| {
                 queues.remove(&name);
                 !queues.is_empty()

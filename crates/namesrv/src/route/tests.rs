@@ -299,3 +299,19 @@ fn delete_topic_everywhere_or_per_cluster() {
     assert!(t.topic_route("U").is_none());
     assert!(!t.delete_topic("U", None));
 }
+
+#[test]
+fn a_broker_that_moved_cluster_leaves_both_when_it_goes() {
+    let mut t = table();
+    t.register(reg("broker-a", 0, "a:1", 1, 1, &[("T", 4)]), 0);
+    let mut moved = reg("broker-a", 0, "a:1", 1, 2, &[("T", 4)]);
+    moved.cluster = "OtherCluster".into();
+    t.register(moved, SEC);
+    assert!(t.cluster_brokers("OtherCluster").unwrap().contains("broker-a"));
+    assert_eq!(t.connection_closed(1), vec!["a:1".to_string()]);
+    assert!(t.cluster_brokers("DefaultCluster").is_none());
+    assert!(
+        t.cluster_brokers("OtherCluster").is_none(),
+        "no cluster may list a broker name that is gone"
+    );
+}
