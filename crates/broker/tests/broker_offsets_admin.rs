@@ -372,3 +372,39 @@ async fn a_silent_consumer_is_dropped_and_its_group_told() {
     beat.abort();
     b.stop().await;
 }
+
+#[tokio::test]
+async fn runtime_info_tps_follow_traffic() {
+    let b = TestBroker::start().await;
+    let tps = |kv: &KvTable, key: &str| -> f64 {
+        let v = kv.get(key).unwrap_or_else(|| panic!("no {key}"));
+        v.split(' ').next().unwrap().parse().unwrap()
+    };
+    let info = || async {
+        let rt = b
+            .call(RemotingCommand::request(RequestCode::GET_BROKER_RUNTIME_INFO))
+            .await;
+        KvTable::decode(&rt.body).unwrap()
+    };
+    let idle = info().await;
+    assert_eq!(tps(&idle, "putTps"), 0.0);
+    assert_eq!(tps(&idle, "getTransferedTps"), 0.0);
+    for i in 0..100 {
+        let body = format!("m{i}");
+        assert_eq!(b.call(send_request("Tps", 0, body.as_bytes(), "")).await.code, 0);
+    }
+    let r = b.call(pull_request("cg", "Tps", 0, 0, Some("*"), 0, 0)).await;
+    assert_eq!(records(&r).len(), 32);
+    // The sampler runs every second; the 10 s figure then counts this traffic.
+    let busy = wait_for(Duration::from_secs(5), || async {
+        let kv = info().await;
+        (tps(&kv, "putTps") > 0.0 && tps(&kv, "getTransferedTps") > 0.0).then_some(kv)
+    })
+    .await;
+    let put = tps(&busy, "putTps");
+    // Averaged over the samples of the last 10 s, at least one 1 s tick apart.
+    assert!(put <= 110.0, "100 messages cannot make {put} puts/s");
+    assert_eq!(busy.get("msgPutTotalTodayNow"), Some("100"));
+    assert_eq!(busy.get("msgGetTotalTodayNow"), Some("32"));
+    b.stop().await;
+}
