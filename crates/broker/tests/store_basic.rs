@@ -150,6 +150,36 @@ fn pulls_stop_at_thirty_two_messages() {
 }
 
 #[test]
+fn pulls_stop_at_the_byte_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = StoreConfig {
+        commit_log_file_size: 4 << 20,
+        consume_queue_entries_per_file: 1000,
+        max_message_size: 512 * 1024,
+        ..tiny(dir.path())
+    };
+    let store = open(cfg);
+    let mut size = 0;
+    for i in 0..20u64 {
+        size = store
+            .append(&msg("T", 0, &body(i, 60_000), None))
+            .unwrap()
+            .wrote_bytes;
+    }
+    // About 60 KB each: four fit in the 256 KiB budget, a fifth would not.
+    let fit = (rmq_broker::store::BATCH_MAX_BYTES / size) as usize;
+    assert_eq!(fit, 4);
+    let r = store.get_messages("T", 0, 0, 32, &|_| true);
+    assert_eq!((r.messages.len(), r.next_begin_offset), (fit, fit as u64));
+    assert!(r.bytes_total <= rmq_broker::store::BATCH_MAX_BYTES);
+    // A single record larger than the budget still comes back alone, so a pull never stalls.
+    let big = store.append(&msg("T", 1, &body(99, 300_000), None)).unwrap();
+    assert!(big.wrote_bytes > rmq_broker::store::BATCH_MAX_BYTES);
+    let one = store.get_messages("T", 1, 0, 32, &|_| true);
+    assert_eq!(one.messages.len(), 1);
+}
+
+#[test]
 fn filters_by_tag_code() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(tiny(dir.path()));
