@@ -24,6 +24,10 @@ pub enum ClientError {
     /// No nameserver knows the topic, or its route has no usable queue.
     #[error("no route for topic {0}: create it (mqadmin updateTopic) or enable autoCreateTopicEnable on the broker")]
     NoRoute(String),
+    /// The topic has a route, but none of its queues takes writes: every broker group holding
+    /// it is read-only (write permission wiped) or has lost its master.
+    #[error("no writable queue for topic {0}: its brokers are not writable (write permission wiped or master down)")]
+    NotWritable(String),
     /// The route names a broker whose address is unknown.
     #[error("no address known for broker {0}")]
     BrokerNotFound(String),

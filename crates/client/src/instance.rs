@@ -4,7 +4,8 @@
 //!
 //! Routes are fetched on first use of a topic and refreshed every `poll_name_server_interval`.
 //! Each route refresh overwrites the addresses of the broker names it mentions, so a master the
-//! nameserver dropped disappears from the table and its queues are pulled from a slave.
+//! nameserver dropped disappears from the table and its queues are pulled from a slave; a broker
+//! name that no cached route mentions any more is dropped from the table (`cleanOfflineBroker`).
 //! Heartbeats go to every broker address when a consumer is registered (consumers pull from
 //! slaves too), to masters only otherwise.
 //!
@@ -136,17 +137,20 @@ impl ClientInstance {
             return Ok(None);
         };
         let changed = {
+            // Both tables in one step (routes, then brokers: the only place taking both), so a
+            // concurrent refresh cannot see a broker name dropped that its own route still lists.
             let mut routes = self.routes.lock().expect("routes lock");
             let changed = routes.get(topic) != Some(&route);
             routes.insert(topic.to_string(), route.clone());
-            changed
-        };
-        {
             let mut brokers = self.brokers.lock().expect("brokers lock");
             for bd in &route.broker_datas {
                 brokers.insert(bd.broker_name.clone(), bd.broker_addrs.clone());
             }
-        }
+            for name in clean_offline_brokers(&routes, &mut brokers) {
+                info!(broker = %name, "broker group in no route any more; forgotten");
+            }
+            changed
+        };
         let info = Arc::new(TopicPublishInfo::from_route(topic, &route));
         self.publish
             .lock()
@@ -185,6 +189,10 @@ impl ClientInstance {
 
     /// The publish list of `topic`: its own route, or for a topic the nameserver does not know
     /// the template topic's route, so the broker auto-creates it on the first send.
+    ///
+    /// A topic that has a route but no writable queue (its brokers' write permission wiped, or
+    /// their masters down) fails with [`ClientError::NotWritable`]: sending it through the
+    /// template would have other brokers create the topic behind the operator's back.
     pub async fn publish_info(
         &self,
         topic: &str,
@@ -201,6 +209,7 @@ impl ClientInstance {
             if info.is_usable() {
                 return Ok(info);
             }
+            return Err(ClientError::NotWritable(topic.to_string()));
         }
         let Some(template_route) = self.update_route(template).await? else {
             return Err(ClientError::NoRoute(topic.to_string()));
@@ -390,6 +399,28 @@ impl ClientInstance {
     }
 }
 
+/// `cleanOfflineBroker`: drops the broker names no cached route mentions any more (a whole group
+/// went away), so heartbeats stop going to them; returns the names dropped.
+fn clean_offline_brokers(
+    routes: &HashMap<String, TopicRouteData>,
+    brokers: &mut HashMap<String, BTreeMap<i64, String>>,
+) -> Vec<String> {
+    let live: HashSet<&str> = routes
+        .values()
+        .flat_map(|r| r.broker_datas.iter().map(|bd| bd.broker_name.as_str()))
+        .collect();
+    let mut gone: Vec<String> = brokers
+        .keys()
+        .filter(|name| !live.contains(name.as_str()))
+        .cloned()
+        .collect();
+    gone.sort();
+    for name in &gone {
+        brokers.remove(name);
+    }
+    gone
+}
+
 fn handle_server_request(
     consumers: &Consumers,
     addr: &str,
@@ -456,5 +487,37 @@ pub(crate) async fn sleep_or_cancel(d: Duration, cancel: &CancellationToken) -> 
     tokio::select! {
         _ = cancel.cancelled() => false,
         _ = tokio::time::sleep(d) => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rmq_remoting::body::BrokerData;
+
+    fn route(names: &[&str]) -> TopicRouteData {
+        TopicRouteData {
+            broker_datas: names.iter().map(|n| BrokerData::new("C", *n)).collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn offline_broker_names_are_dropped() {
+        let mut routes = HashMap::new();
+        routes.insert("T1".to_string(), route(&["a", "b"]));
+        routes.insert("T2".to_string(), route(&["b"]));
+        let mut brokers: HashMap<String, BTreeMap<i64, String>> = ["a", "b", "c", "d"]
+            .iter()
+            .map(|n| (n.to_string(), BTreeMap::from([(0, format!("{n}:10911"))])))
+            .collect();
+        assert_eq!(clean_offline_brokers(&routes, &mut brokers), ["c", "d"]);
+        let mut left: Vec<&String> = brokers.keys().collect();
+        left.sort();
+        assert_eq!(left, ["a", "b"]);
+        routes.insert("T1".to_string(), route(&["a"]));
+        assert!(clean_offline_brokers(&routes, &mut brokers).is_empty());
+        routes.remove("T2");
+        assert_eq!(clean_offline_brokers(&routes, &mut brokers), ["b"]);
     }
 }

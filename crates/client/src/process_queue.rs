@@ -6,13 +6,16 @@
 //! an unconsumed message after a restart or a rebalance.
 //!
 //! It also carries the queue's drop flag (the queue was given away) and, for ordered
-//! consumption, the broker lock state.
+//! consumption, the broker lock state and the consume lock: held while a callback of the queue
+//! runs and its offset is recorded, so a rebalance can wait for the queue to be idle before it
+//! hands the queue (and its broker lock) to another member.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use tokio::sync::{Mutex as AsyncMutex, MutexGuard as AsyncMutexGuard};
 use tokio_util::sync::CancellationToken;
 
 /// A broker lock older than this is not trusted (`REBALANCE_LOCK_MAX_LIVE_TIME`, 30 s).
@@ -33,6 +36,9 @@ pub(crate) struct ProcessQueue {
     locked: AtomicBool,
     // Guards the last successful lock time only.
     last_lock: Mutex<Option<Instant>>,
+    // Held across an ordered callback and its offset update (an async lock: it spans the
+    // callback's `.await`).
+    consume_lock: AsyncMutex<()>,
 }
 
 impl ProcessQueue {
@@ -42,7 +48,18 @@ impl ProcessQueue {
             dropped: cancel_parent.child_token(),
             locked: AtomicBool::new(false),
             last_lock: Mutex::new(None),
+            consume_lock: AsyncMutex::new(()),
         }
+    }
+
+    /// Taken by ordered consumption around each callback and its offset update.
+    pub(crate) async fn consume_lock(&self) -> AsyncMutexGuard<'_, ()> {
+        self.consume_lock.lock().await
+    }
+
+    /// The consume lock if it comes free within `wait`: no callback of the queue is running.
+    pub(crate) async fn try_consume_lock(&self, wait: Duration) -> Option<AsyncMutexGuard<'_, ()>> {
+        tokio::time::timeout(wait, self.consume_lock.lock()).await.ok()
     }
 
     /// Records pulled offsets.
@@ -143,5 +160,19 @@ mod tests {
         assert!(!pq.holds_lock(t0));
         parent.cancel();
         assert!(pq.is_dropped());
+    }
+
+    #[tokio::test]
+    async fn consume_lock_waits_for_a_running_callback() {
+        let pq = std::sync::Arc::new(ProcessQueue::new(&CancellationToken::new()));
+        assert!(pq.try_consume_lock(Duration::ZERO).await.is_some());
+        let guard = pq.consume_lock().await;
+        assert!(pq.try_consume_lock(Duration::from_millis(20)).await.is_none());
+        let pq2 = pq.clone();
+        let waiter =
+            tokio::spawn(async move { pq2.try_consume_lock(Duration::from_secs(5)).await.is_some() });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        drop(guard);
+        assert!(waiter.await.unwrap());
     }
 }

@@ -439,13 +439,17 @@ impl Producer {
         let begin = Instant::now();
         let mut last_broker: Option<String> = None;
         let mut last_err = None;
+        // A result whose message was stored but not flushed/replicated, kept while another broker
+        // is tried: if every later attempt fails, the caller learns the message was stored.
+        let mut stored: Option<SendResult> = None;
         for attempt in 0..attempts {
             let Some(remaining) = timeout.checked_sub(begin.elapsed()).filter(|d| !d.is_zero()) else {
                 break;
             };
-            let mq = self
-                .select(&info, last_broker.as_deref())
-                .ok_or_else(|| ClientError::NoRoute(out.topic.clone()))?;
+            let Some(mq) = self.select(&info, last_broker.as_deref()) else {
+                last_err = Some(ClientError::NoRoute(out.topic.clone()));
+                break;
+            };
             last_broker = Some(mq.broker_name.clone());
             let started = Instant::now();
             match self.send_once(&out, &mq, remaining).await {
@@ -455,6 +459,8 @@ impl Producer {
                     let retry_not_ok =
                         self.inner.config.retry_another_broker_when_not_store_ok && attempt + 1 < attempts;
                     if result.status != SendStatus::SendOk && retry_not_ok {
+                        debug!(queue = %mq, attempt, status = ?result.status, "stored but not OK; trying another broker");
+                        stored = Some(result);
                         continue;
                     }
                     return Ok(result);
@@ -463,11 +469,14 @@ impl Producer {
                     self.update_fault(&mq.broker_name, started.elapsed(), e.is_transport());
                     debug!(queue = %mq, attempt, error = %e, "send attempt failed");
                     if !e.is_retryable_send() {
-                        return Err(e);
+                        return stored.ok_or(e);
                     }
                     last_err = Some(e);
                 }
             }
+        }
+        if let Some(result) = stored {
+            return Ok(result);
         }
         Err(last_err.unwrap_or_else(|| {
             ClientError::Net(NetError::Timeout {

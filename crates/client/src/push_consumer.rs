@@ -10,6 +10,12 @@
 //!
 //! Shutdown: stop pulling, let running callbacks finish, persist offsets, unlock queues,
 //! unregister from every broker (the others rebalance at once), stop the client instance.
+//! Dropping the consumer without `shutdown` cancels every task and closes the connections
+//! without waiting.
+//!
+//! Rebalance of ordered queues: a queue given away is unlocked on the broker only once its
+//! running callback ends (waiting at most 1 s); a queue still busy keeps its broker lock until
+//! the lock expires, so two members never consume the same queue at once.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -322,6 +328,18 @@ impl PushConsumer {
     }
 }
 
+impl Drop for PushConsumer {
+    /// A consumer dropped without [`PushConsumer::shutdown`] stops at once, without waiting: its
+    /// tasks are cancelled (they end at their next step and release the shared state) and its
+    /// connections closed, so the brokers drop it from the group. Nothing is committed, unlocked
+    /// or unregistered: messages in flight are delivered again. After `shutdown` this is a no-op.
+    fn drop(&mut self) {
+        self.shared.cancel.cancel();
+        self.shared.instance.cancel_token().cancel();
+        self.shared.instance.remoting().shutdown();
+    }
+}
+
 async fn rebalance_task(s: Arc<Shared>) {
     loop {
         do_rebalance(&s).await;
@@ -367,25 +385,58 @@ async fn do_rebalance(s: &Arc<Shared>) {
     }
 }
 
+/// How long giving up an ordered queue waits for its running callback (Apache's `tryLock(1000)`).
+const IDLE_WAIT: Duration = Duration::from_secs(1);
+
 async fn give_up(s: &Arc<Shared>, mqs: &[MessageQueue]) {
     if mqs.is_empty() {
         return;
     }
-    {
+    let dropped: Vec<(MessageQueue, Arc<ProcessQueue>)> = {
         let mut queues = s.queues.lock().expect("queues lock");
-        for mq in mqs {
-            if let Some(pq) = queues.remove(mq) {
-                pq.dropped().cancel();
-            }
-        }
+        mqs.iter()
+            .filter_map(|mq| queues.remove(mq).map(|pq| (mq.clone(), pq)))
+            .collect()
+    };
+    for (_, pq) in &dropped {
+        pq.dropped().cancel();
     }
+    let orderly = s.config.orderly && s.config.message_model == MessageModel::CLUSTERING;
+    // Ordered queues: the broker lock is released only once no callback runs, and kept (it
+    // expires on the broker) for a queue still busy, so the next owner cannot consume a message
+    // this member is still consuming.
+    let idle = if orderly {
+        wait_idle(&dropped, IDLE_WAIT).await
+    } else {
+        Vec::new()
+    };
     s.offsets.persist(mqs).await;
     for mq in mqs {
         s.offsets.remove(mq);
     }
-    if s.config.orderly && s.config.message_model == MessageModel::CLUSTERING {
-        rebalance::unlock(&s.instance, &s.config.group, mqs).await;
+    if orderly {
+        let unlock: Vec<MessageQueue> = idle.iter().map(|(mq, _)| mq.clone()).collect();
+        for (mq, _) in dropped.iter().filter(|(mq, _)| !unlock.contains(mq)) {
+            warn!(queue = %mq, "callback still running; keeping the broker lock until it expires");
+        }
+        rebalance::unlock(&s.instance, &s.config.group, &unlock).await;
     }
+}
+
+/// The queues among `dropped` whose running callback (if any) ended within `wait`, each with its
+/// consume lock, held so no new callback starts while the queue is handed over.
+async fn wait_idle(
+    dropped: &[(MessageQueue, Arc<ProcessQueue>)],
+    wait: Duration,
+) -> Vec<(MessageQueue, tokio::sync::MutexGuard<'_, ()>)> {
+    let waits = dropped
+        .iter()
+        .map(|(mq, pq)| async move { pq.try_consume_lock(wait).await.map(|guard| (mq.clone(), guard)) });
+    futures::future::join_all(waits)
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
 async fn take(s: &Arc<Shared>, mq: MessageQueue) {
@@ -453,5 +504,68 @@ async fn lock_task(s: Arc<Shared>) {
         for (mq, pq) in held {
             pq.set_locked(locked.contains(&mq), now);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn dead_addr() -> String {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        l.local_addr().unwrap().to_string()
+    }
+
+    #[tokio::test]
+    async fn a_dropped_consumer_stops_its_tasks() {
+        let config = PushConsumerConfig {
+            client: ClientConfig::new(dead_addr().await),
+            group: "cg_dropped".into(),
+            orderly: true,
+            rebalance_interval: Duration::from_millis(50),
+            persist_consumer_offset_interval: Duration::from_millis(50),
+            ..Default::default()
+        };
+        let consumer = PushConsumer::builder(config)
+            .subscribe("T", "*")
+            .start(|_| async { ConsumeResult::Success })
+            .await
+            .unwrap();
+        let shared = Arc::downgrade(&consumer.shared);
+        let tasks = consumer.shared.tasks.clone();
+        drop(consumer);
+        tasks.close();
+        tokio::time::timeout(Duration::from_secs(5), tasks.wait())
+            .await
+            .expect("every task ends once the consumer is dropped");
+        assert!(
+            shared.upgrade().is_none(),
+            "nothing keeps the consumer's state alive"
+        );
+    }
+
+    #[tokio::test]
+    async fn only_idle_queues_are_handed_over() {
+        let cancel = CancellationToken::new();
+        let busy = Arc::new(ProcessQueue::new(&cancel));
+        let idle = Arc::new(ProcessQueue::new(&cancel));
+        let dropped = vec![
+            (MessageQueue::new("T", "b", 0), busy.clone()),
+            (MessageQueue::new("T", "b", 1), idle.clone()),
+        ];
+        let running = busy.consume_lock().await;
+        let ready = wait_idle(&dropped, Duration::from_millis(100)).await;
+        let names: Vec<&MessageQueue> = ready.iter().map(|(mq, _)| mq).collect();
+        assert_eq!(names, [&dropped[1].0]);
+        // While handed over, the idle queue stays idle: no callback can start.
+        assert!(idle.try_consume_lock(Duration::ZERO).await.is_none());
+        drop(ready);
+        // A callback ending within the wait lets its queue go too.
+        let release = async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            drop(running);
+        };
+        let (ready, ()) = tokio::join!(wait_idle(&dropped, Duration::from_secs(5)), release);
+        assert_eq!(ready.len(), 2);
     }
 }

@@ -8,6 +8,8 @@
 //!
 //! A message the callback wants again is sent back to the broker (CONSUMER_SEND_MSG_BACK, into
 //! `%RETRY%<group>`); if that fails it is retried locally after a pause, so it is never lost.
+//! Ordered consumption retries locally instead, and after `max_reconsume_times` failures sends
+//! the message straight to `%DLQ%<group>`.
 //! The committed offset only moves past a message once it is done (see [`ProcessQueue`]).
 
 use std::sync::Arc;
@@ -32,6 +34,13 @@ const FLOW_CONTROL_PAUSE: Duration = Duration::from_millis(50);
 const LOCAL_RETRY_PAUSE: Duration = Duration::from_secs(5);
 /// Pause of an ordered queue after a `ReconsumeLater` (`suspendCurrentQueueTimeMillis`).
 const ORDERLY_SUSPEND: Duration = Duration::from_secs(1);
+/// Send-back delay level letting the broker choose (`3 + reconsumeTimes`, or the DLQ past the
+/// group's maximum, judged on the reconsume count the broker stored).
+const RETRY_DELAY_LEVEL: i32 = 0;
+/// Send-back delay level meaning "straight to `%DLQ%<group>`" (protocol.md §2.4). Ordered
+/// consumption counts its attempts locally, so the broker's stored count (0) would not send
+/// the message to the DLQ on its own.
+const DLQ_DELAY_LEVEL: i32 = -1;
 
 /// Runs until the queue is given away or the consumer stops.
 pub(crate) async fn run(s: Arc<Shared>, mq: MessageQueue, pq: Arc<ProcessQueue>, start: i64) {
@@ -167,7 +176,7 @@ async fn consume_one(s: &Shared, mq: &MessageQueue, pq: &ProcessQueue, mut msg: 
         if result == ConsumeResult::Success || s.config.message_model == MessageModel::BROADCASTING {
             break;
         }
-        match send_back(s, &msg).await {
+        match send_back(s, &msg, RETRY_DELAY_LEVEL).await {
             Ok(()) => break,
             Err(e) => {
                 warn!(queue = %mq, offset = msg.queue_offset, error = %e, "send back failed; retrying locally");
@@ -179,11 +188,7 @@ async fn consume_one(s: &Shared, mq: &MessageQueue, pq: &ProcessQueue, mut msg: 
             }
         }
     }
-    if let Some(offset) = pq.remove([msg.queue_offset]) {
-        if !pq.is_dropped() {
-            s.offsets.update(mq, offset, true);
-        }
-    }
+    commit(s, mq, pq, msg.queue_offset);
 }
 
 /// Delivers `msgs` in order; false when the lock was lost or the queue dropped.
@@ -197,31 +202,45 @@ async fn consume_in_order(s: &Shared, mq: &MessageQueue, pq: &ProcessQueue, msgs
             let Some(permit) = acquire(s, pq).await else {
                 return false;
             };
+            // Held until the offset is recorded: a rebalance giving the queue away waits for it.
+            let consuming = pq.consume_lock().await;
+            if pq.is_dropped() {
+                return false;
+            }
             let result = call_listener(s, for_listener(s, &msg)).await;
             drop(permit);
-            if result == ConsumeResult::Success {
+            let done = result == ConsumeResult::Success || {
+                msg.reconsume_times += 1;
+                msg.reconsume_times >= s.config.max_reconsume_times
+                    && clustering
+                    && send_back(s, &msg, DLQ_DELAY_LEVEL).await.is_ok()
+            };
+            if done {
+                commit(s, mq, pq, msg.queue_offset);
                 break;
             }
-            msg.reconsume_times += 1;
-            if msg.reconsume_times >= s.config.max_reconsume_times
-                && clustering
-                && send_back(s, &msg).await.is_ok()
-            {
-                break;
-            }
+            drop(consuming);
             if !sleep_or_cancel(ORDERLY_SUSPEND, pq.dropped()).await {
                 return false;
             }
-        }
-        if let Some(offset) = pq.remove([msg.queue_offset]) {
-            s.offsets.update(mq, offset, true);
         }
     }
     true
 }
 
-/// CONSUMER_SEND_MSG_BACK to the broker group the message came from.
-async fn send_back(s: &Shared, msg: &MessageExt) -> Result<()> {
+/// Marks a message done and moves the queue's offset, unless the queue was given away: its offset
+/// was persisted then and belongs to the next owner.
+fn commit(s: &Shared, mq: &MessageQueue, pq: &ProcessQueue, queue_offset: i64) {
+    if let Some(offset) = pq.remove([queue_offset]) {
+        if !pq.is_dropped() {
+            s.offsets.update(mq, offset, true);
+        }
+    }
+}
+
+/// CONSUMER_SEND_MSG_BACK to the broker group the message came from, with `delay_level`
+/// ([`RETRY_DELAY_LEVEL`] or [`DLQ_DELAY_LEVEL`]).
+async fn send_back(s: &Shared, msg: &MessageExt, delay_level: i32) -> Result<()> {
     let (addr, _) = s
         .instance
         .subscribe_addr(&msg.broker_name, 0, false)
@@ -229,7 +248,7 @@ async fn send_back(s: &Shared, msg: &MessageExt) -> Result<()> {
     let header = ConsumerSendMsgBackRequestHeader {
         offset: msg.commit_log_offset,
         group: s.config.group.clone(),
-        delay_level: 0,
+        delay_level,
         origin_msg_id: Some(msg.msg_id().to_string()),
         origin_topic: Some(for_listener(s, msg).message.topic),
         unit_mode: Some(false),

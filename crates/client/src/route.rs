@@ -5,6 +5,11 @@
 //!   (a group whose master is gone takes no writes; its slave only serves reads);
 //! * the subscribe set: the readable queues of every broker name, master or not, so a consumer
 //!   keeps draining a group whose master died.
+//!
+//! Queue counts come from the nameserver and are expanded into one entry per queue, so each is
+//! clamped to [`MAX_QUEUES_PER_BROKER`] first: a broken or hostile value such as 2^31-1 must not
+//! exhaust memory. The cap is far above what a broker accepts (UPDATE_AND_CREATE_TOPIC takes at
+//! most 1024 here), so no real topic is cut short.
 
 use std::collections::BTreeSet;
 
@@ -12,6 +17,24 @@ use rmq_remoting::body::route::MASTER_ID;
 use rmq_remoting::body::TopicRouteData;
 
 use rmq_remoting::body::MessageQueue;
+use tracing::warn;
+
+/// The most queues of one topic on one broker name the client believes (`u16::MAX`).
+pub const MAX_QUEUES_PER_BROKER: i32 = 65_535;
+
+/// `count` clamped to `0..=MAX_QUEUES_PER_BROKER`, with a warning when it was too large.
+fn queue_count(topic: &str, broker: &str, what: &str, count: i32) -> i32 {
+    if count > MAX_QUEUES_PER_BROKER {
+        warn!(
+            topic,
+            broker,
+            count,
+            cap = MAX_QUEUES_PER_BROKER,
+            "route {what} too large; clamped"
+        );
+    }
+    count.clamp(0, MAX_QUEUES_PER_BROKER)
+}
 
 /// What a producer needs to pick a queue for a topic.
 #[derive(Debug, Clone, Default)]
@@ -37,7 +60,9 @@ impl TopicPublishInfo {
                 let Ok(count) = count.trim().parse::<i32>() else {
                     continue;
                 };
-                queues.extend((0..count).map(|q| MessageQueue::new(topic, broker.trim(), q)));
+                let broker = broker.trim();
+                let count = queue_count(topic, broker, "orderTopicConf count", count);
+                queues.extend((0..count).map(|q| MessageQueue::new(topic, broker, q)));
             }
             return TopicPublishInfo {
                 order_topic: true,
@@ -53,7 +78,8 @@ impl TopicPublishInfo {
                 .iter()
                 .any(|bd| bd.broker_name == qd.broker_name && bd.broker_addrs.contains_key(&MASTER_ID));
             if has_master {
-                queues.extend((0..qd.write_queue_nums).map(|q| MessageQueue::new(topic, &qd.broker_name, q)));
+                let count = queue_count(topic, &qd.broker_name, "writeQueueNums", qd.write_queue_nums);
+                queues.extend((0..count).map(|q| MessageQueue::new(topic, &qd.broker_name, q)));
             }
         }
         TopicPublishInfo {
@@ -74,7 +100,7 @@ impl TopicPublishInfo {
             .queue_datas
             .iter()
             .find(|qd| qd.broker_name == broker_name)
-            .map(|qd| qd.write_queue_nums)
+            .map(|qd| qd.write_queue_nums.clamp(0, MAX_QUEUES_PER_BROKER))
     }
 }
 
@@ -84,7 +110,10 @@ pub fn subscribe_queues(topic: &str, route: &TopicRouteData) -> BTreeSet<Message
         .queue_datas
         .iter()
         .filter(|qd| qd.is_readable())
-        .flat_map(|qd| (0..qd.read_queue_nums).map(move |q| MessageQueue::new(topic, &qd.broker_name, q)))
+        .flat_map(|qd| {
+            let count = queue_count(topic, &qd.broker_name, "readQueueNums", qd.read_queue_nums);
+            (0..count).map(move |q| MessageQueue::new(topic, &qd.broker_name, q))
+        })
         .collect()
 }
 
@@ -196,5 +225,31 @@ mod tests {
         };
         let route = default_topic_route(&template, 4);
         assert_eq!(TopicPublishInfo::from_route("New", &route).queues.len(), 4);
+    }
+
+    #[test]
+    fn absurd_queue_counts_are_clamped() {
+        let route = TopicRouteData {
+            broker_datas: vec![bd("a", &[0])],
+            queue_datas: vec![qd("a", 6, i32::MAX, i32::MAX)],
+            ..Default::default()
+        };
+        let cap = MAX_QUEUES_PER_BROKER as usize;
+        let info = TopicPublishInfo::from_route("T", &route);
+        assert_eq!(info.queues.len(), cap);
+        assert_eq!(info.write_queue_nums("a"), Some(MAX_QUEUES_PER_BROKER));
+        assert_eq!(subscribe_queues("T", &route).len(), cap);
+        let ordered = TopicRouteData {
+            order_topic_conf: Some(format!("a:{};b:-3", i32::MAX)),
+            ..route
+        };
+        assert_eq!(TopicPublishInfo::from_route("T", &ordered).queues.len(), cap);
+        // A broker's own limit (1024) is well within the cap.
+        let big = TopicRouteData {
+            broker_datas: vec![bd("a", &[0])],
+            queue_datas: vec![qd("a", 6, 1024, 1024)],
+            ..Default::default()
+        };
+        assert_eq!(TopicPublishInfo::from_route("T", &big).queues.len(), 1024);
     }
 }

@@ -1,12 +1,14 @@
 //! The producer against scripted brokers: a broker answering NO_PERMISSION makes the send move
 //! on to the other broker (seed 001); a slow broker is benched by the latency table and avoided
-//! (seed 003); a dead nameserver in the list is skipped (seed 000).
+//! (seed 003); a dead nameserver in the list is skipped (seed 000); with
+//! `retry_another_broker_when_not_store_ok`, a stored-but-not-OK result is returned when the
+//! retry on another broker fails.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rmq_client::{ClientConfig, Message, Producer, ProducerConfig, SendStatus};
+use rmq_client::{ClientConfig, Message, Producer, ProducerConfig, SendResult, SendStatus};
 use rmq_remoting::body::{BrokerData, JsonBody, QueueData, TopicRouteData};
 use rmq_remoting::headers::send::SendMessageResponseHeader;
 use rmq_remoting::net::{serve, Connection, HandlerError, RequestHandler, ServerConfig};
@@ -20,6 +22,10 @@ enum Behaviour {
     Ok,
     NoPermission,
     Slow(Duration),
+    /// Stored, but the slave did not acknowledge in time.
+    FlushSlaveTimeout,
+    /// A code the producer does not retry.
+    SystemBusy,
 }
 
 struct FakeBroker {
@@ -48,6 +54,15 @@ impl RequestHandler for FakeBroker {
                 tokio::time::sleep(d).await;
                 Ok(Some(ok))
             }
+            Behaviour::FlushSlaveTimeout => {
+                let mut stored = ok;
+                stored.code = ResponseCode::FLUSH_SLAVE_TIMEOUT.code();
+                Ok(Some(stored))
+            }
+            Behaviour::SystemBusy => Ok(Some(req.reply(
+                ResponseCode::SYSTEM_BUSY,
+                Some("[REJECTREQUEST]system busy".into()),
+            ))),
         }
     }
 }
@@ -177,5 +192,64 @@ async fn a_slow_broker_is_benched_and_avoided() {
     }
     assert_eq!(slow.sends.load(Ordering::SeqCst), 1 + 4);
     p.shutdown().await;
+    cancel.cancel();
+}
+
+/// Sends `n` messages with `retry_another_broker_when_not_store_ok` and round robin; returns the
+/// results.
+async fn send_retrying_not_ok(
+    ns: &str,
+    send_timeout: Duration,
+    n: usize,
+) -> Vec<rmq_client::Result<SendResult>> {
+    let p = Producer::start(ProducerConfig {
+        client: ClientConfig::new(ns),
+        group: "pg_not_ok".into(),
+        send_latency_fault_enable: false,
+        retry_another_broker_when_not_store_ok: true,
+        send_timeout,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let mut results = Vec::new();
+    for i in 0..n {
+        results.push(p.send(Message::new("T", format!("m{i}"))).await);
+    }
+    p.shutdown().await;
+    results
+}
+
+#[tokio::test]
+async fn a_stored_but_not_ok_result_survives_a_failed_retry() {
+    // broker-a stores with FLUSH_SLAVE_TIMEOUT, broker-b then refuses with a non-retryable code.
+    let cancel = CancellationToken::new();
+    let (ns, stored, busy) = cluster(Behaviour::FlushSlaveTimeout, Behaviour::SystemBusy, &cancel).await;
+    let results = send_retrying_not_ok(&ns, Duration::from_secs(3), 8).await;
+    let ok: Vec<&SendResult> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    // Every send that reached broker-a was stored there; its result is what the caller gets.
+    assert_eq!(ok.len(), stored.sends.load(Ordering::SeqCst));
+    assert!(!ok.is_empty(), "round robin reached broker-a: {results:?}");
+    for r in &ok {
+        assert_eq!(r.status, SendStatus::FlushSlaveTimeout);
+        assert_eq!(r.queue.broker_name, "broker-a");
+    }
+    // Sends that started on broker-b fail there at once (SYSTEM_BUSY is not retried).
+    assert_eq!(busy.sends.load(Ordering::SeqCst), 8);
+    cancel.cancel();
+
+    // The retry times out instead: the stored result is still returned.
+    let cancel = CancellationToken::new();
+    let (ns, stored, _slow) = cluster(
+        Behaviour::FlushSlaveTimeout,
+        Behaviour::Slow(Duration::from_secs(5)),
+        &cancel,
+    )
+    .await;
+    let results = send_retrying_not_ok(&ns, Duration::from_millis(800), 6).await;
+    let ok: Vec<&SendResult> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    assert_eq!(ok.len(), stored.sends.load(Ordering::SeqCst));
+    assert!(!ok.is_empty(), "round robin reached broker-a: {results:?}");
+    assert!(ok.iter().all(|r| r.status == SendStatus::FlushSlaveTimeout));
     cancel.cancel();
 }
