@@ -230,6 +230,15 @@ impl ClientRegistry {
         notes
     }
 
+    /// What a pull without its own subscription needs of a live group: its message model and
+    /// its subscription of `topic` (if any). `None` when the group has no live member. Copies
+    /// one `Arc`, not the group.
+    pub fn pull_view(&self, group: &str, topic: &str) -> Option<(MessageModel, Option<Arc<Subscription>>)> {
+        let c = self.consumers.read().unwrap_or_else(|e| e.into_inner());
+        let info = c.get(group)?;
+        Some((info.message_model, info.subscriptions.get(topic).cloned()))
+    }
+
     /// The group's subscription of `topic`.
     pub fn subscription(&self, group: &str, topic: &str) -> Option<Arc<Subscription>> {
         let c = self.consumers.read().unwrap_or_else(|e| e.into_inner());

@@ -257,6 +257,41 @@ async fn a_group_with_consumption_disabled_cannot_pull() {
 }
 
 #[tokio::test]
+async fn broadcasting_needs_consume_broadcast_enable() {
+    use rmq_remoting::body::{ConsumerData, HeartbeatData, MessageModel, SubscriptionData};
+    let b = TestBroker::start().await;
+    assert_eq!(b.call(send_request("Bc", 0, b"x", "")).await.code, 0);
+    let hb = HeartbeatData {
+        client_id: "10.0.0.7@bc".into(),
+        consumer_data_set: vec![ConsumerData {
+            group_name: "bc".into(),
+            message_model: MessageModel::BROADCASTING,
+            subscription_data_set: vec![SubscriptionData::tag("Bc", "*", 1)],
+            ..Default::default()
+        }],
+        producer_data_set: vec![],
+    };
+    let off = r#"{"groupName":"bc","consumeBroadcastEnable":false}"#;
+    assert_eq!(b.call(update_group(off)).await.code, 0);
+    let hb = RemotingCommand::request(RequestCode::HEART_BEAT).with_body(hb.encode());
+    assert_eq!(b.call(hb).await.code, 0);
+    // A push consumer's pull carries no subscription: the broker uses the heartbeat's, and with
+    // it the group's message model.
+    let r = b.call(pull_request("bc", "Bc", 0, 0, None, 0, 1)).await;
+    assert_eq!(r.code, ResponseCode::NO_PERMISSION.code(), "{r:?}");
+    assert_eq!(
+        r.remark.as_deref(),
+        Some("the consumer group[bc] can not consume by broadcast way")
+    );
+    let on = r#"{"groupName":"bc","consumeBroadcastEnable":true}"#;
+    assert_eq!(b.call(update_group(on)).await.code, 0);
+    let r = b.call(pull_request("bc", "Bc", 0, 0, None, 0, 1)).await;
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(records(&r).len(), 1);
+    b.stop().await;
+}
+
+#[tokio::test]
 async fn producer_connections_come_from_heartbeats() {
     let b = TestBroker::start().await;
     let r = b.call(producers("pg")).await;

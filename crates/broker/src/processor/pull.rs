@@ -124,13 +124,13 @@ fn subscription(
         }
         return Ok(Arc::new(Subscription::new(&h.topic, expr, h.sub_version, kind)));
     }
-    let Some(group) = state.clients.consumer_group(&h.consumer_group) else {
+    let Some((message_model, topic_sub)) = state.clients.pull_view(&h.consumer_group, &h.topic) else {
         return Err(Box::new(req.reply(
             ResponseCode::SUBSCRIPTION_NOT_EXIST,
             Some(format!("the consumer's group info not exist {FAQ_URL}")),
         )));
     };
-    if group.message_model == MessageModel::BROADCASTING
+    if message_model == MessageModel::BROADCASTING
         && state
             .groups
             .get(&h.consumer_group)
@@ -144,7 +144,7 @@ fn subscription(
             )),
         )));
     }
-    let Some(sub) = group.subscriptions.get(&h.topic).cloned() else {
+    let Some(sub) = topic_sub else {
         return Err(Box::new(req.reply(
             ResponseCode::SUBSCRIPTION_NOT_EXIST,
             Some(format!("the consumer's subscription not exist {FAQ_URL}")),
