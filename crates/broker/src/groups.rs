@@ -7,12 +7,13 @@
 //! Invariant: the system groups ([`SYSTEM_GROUPS`]) are always present; they can be replaced but
 //! never removed.
 
-use crate::persist::DirtyFlag;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::RwLock;
 
 use rmq_remoting::body::DataVersion;
-use serde::{Deserialize, Serialize};
+pub use rmq_remoting::body::{SubscriptionGroupConfig, SubscriptionGroupWrapper};
+
+use crate::persist::DirtyFlag;
 
 /// Groups that exist on every broker (Apache's `MixAll` system groups).
 pub const SYSTEM_GROUPS: &[&str] = &[
@@ -38,56 +39,6 @@ pub fn is_system_group(group: &str) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("the subscription group[{0}] is a system group and cannot be deleted")]
 pub struct SystemGroupError(pub String);
-
-/// One consumer group's settings, with Java's field names and defaults.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct SubscriptionGroupConfig {
-    /// Group name.
-    pub group_name: String,
-    /// Whether the group may consume.
-    pub consume_enable: bool,
-    /// Whether it may start from the min offset.
-    pub consume_from_min_enable: bool,
-    /// Whether broadcasting consumers are allowed.
-    pub consume_broadcast_enable: bool,
-    /// Queues of `%RETRY%<group>`.
-    pub retry_queue_nums: i32,
-    /// Reconsume attempts before the dead-letter queue.
-    pub retry_max_times: i32,
-    /// Preferred broker id.
-    pub broker_id: i64,
-    /// Broker id suggested when consumption is slow.
-    pub which_broker_when_consume_slowly: i64,
-    /// Whether members get NOTIFY_CONSUMER_IDS_CHANGED.
-    pub notify_consumer_ids_changed_enable: bool,
-}
-
-impl Default for SubscriptionGroupConfig {
-    fn default() -> Self {
-        SubscriptionGroupConfig {
-            group_name: String::new(),
-            consume_enable: true,
-            consume_from_min_enable: true,
-            consume_broadcast_enable: true,
-            retry_queue_nums: 1,
-            retry_max_times: 16,
-            broker_id: 0,
-            which_broker_when_consume_slowly: 1,
-            notify_consumer_ids_changed_enable: true,
-        }
-    }
-}
-
-/// The file / wire form of the whole table.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct SubscriptionGroupWrapper {
-    /// Version of the table.
-    pub data_version: DataVersion,
-    /// Group name → config.
-    pub subscription_group_table: BTreeMap<String, SubscriptionGroupConfig>,
-}
 
 #[derive(Debug, Default)]
 struct Inner {
