@@ -229,6 +229,14 @@ impl Broker {
                 source,
             })?;
         let handler = Arc::new(BrokerHandler::new(state.clone()));
+        if let Some(vip) = bind_vip(state.config.listen_port).await {
+            tasks.spawn(serve_task(
+                vip,
+                handler.clone(),
+                server_cfg.clone(),
+                cancel.clone(),
+            ));
+        }
         tasks.spawn(serve_task(listener, handler, server_cfg, cancel.clone()));
         let namesrv_clients = registration::clients_for(&state.config.namesrv_addrs);
         for (ns, client) in &namesrv_clients {
@@ -355,6 +363,26 @@ async fn serve_task(
 ) {
     if let Err(e) = serve(listener, handler, cfg, cancel).await {
         error!(error = %e, "request server failed");
+    }
+}
+
+/// The VIP channel (Apache's `fastListenPort`, `listenPort` − 2): Java clients with
+/// `vipChannelEnabled` (the default before 4.5) send to it. Same handler, same limits. A port
+/// that cannot be bound costs only those clients, so it is a warning, not a failed start; with
+/// `listenPort=0` (tests) there is none.
+async fn bind_vip(listen_port: u16) -> Option<TcpListener> {
+    let port = listen_port
+        .checked_sub(2)
+        .filter(|p| *p > 0 && listen_port != 0)?;
+    match TcpListener::bind(("0.0.0.0", port)).await {
+        Ok(l) => {
+            info!(port, "VIP channel listening (listenPort - 2)");
+            Some(l)
+        }
+        Err(e) => {
+            warn!(port, error = %e, "cannot listen on the VIP port (listenPort - 2); clients with vipChannelEnabled will not reach this broker");
+            None
+        }
     }
 }
 

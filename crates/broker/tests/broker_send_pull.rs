@@ -259,3 +259,40 @@ async fn sync_master_without_slave_answers_slave_not_available_but_stores() {
     assert_eq!(records(&pulled).len(), 2);
     b.stop().await;
 }
+
+/// A port p with p − 2 (VIP) and p + 1 (HA) free too, as far as a quick bind can tell.
+fn port_with_vip_and_ha_free() -> u16 {
+    use std::net::TcpListener;
+    for _ in 0..200 {
+        let p = TcpListener::bind("0.0.0.0:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if p < 1000 || p == u16::MAX {
+            continue;
+        }
+        let free = |port: u16| TcpListener::bind(("0.0.0.0", port)).is_ok();
+        if free(p) && free(p - 2) && free(p + 1) {
+            return p;
+        }
+    }
+    panic!("no port with its neighbours free");
+}
+
+#[tokio::test]
+async fn the_vip_channel_two_below_the_listen_port_serves_the_same_broker() {
+    let port = port_with_vip_and_ha_free();
+    let b = TestBroker::start_with(|c| c.listen_port = port).await;
+    let vip = format!("127.0.0.1:{}", port - 2);
+    let sent = b
+        .client
+        .invoke(&vip, send_request("Vip", 0, b"via vip", ""), TIMEOUT)
+        .await
+        .expect("the VIP port answers");
+    assert_eq!(sent.code, 0, "{sent:?}");
+    // The message is the broker's, whichever port it came in on.
+    let r = b.call(pull_request("g", "Vip", 0, 0, Some("*"), 0, 0)).await;
+    assert_eq!(records(&r)[0].body.as_ref(), b"via vip");
+    b.stop().await;
+}
