@@ -97,18 +97,6 @@ fn check_group(group: &str) -> Result<(), AdminError> {
     Ok(())
 }
 
-async fn target_addrs(admin: &Admin, target: &Target) -> Result<Vec<String>, AdminError> {
-    Ok(match target {
-        Target::Broker(addr) => vec![addr.clone()],
-        Target::Cluster(cluster) => admin
-            .masters_of_cluster(cluster)
-            .await?
-            .into_iter()
-            .map(|b| b.addr)
-            .collect(),
-    })
-}
-
 /// `Ok` if nothing failed, else one error naming every broker that refused.
 fn all_or_error(what: &str, failures: Vec<String>) -> Result<(), AdminError> {
     if failures.is_empty() {
@@ -126,7 +114,7 @@ pub async fn update_sub_group(admin: &Admin, u: &UpdateSubGroup, out: &mut Strin
     u.validate()?;
     let config = u.config();
     let body = config.encode();
-    let addrs = target_addrs(admin, &u.target).await?;
+    let addrs = u.target.addrs(admin).await?;
     let mut failures = Vec::new();
     for addr in &addrs {
         let cmd = RemotingCommand::request(RequestCode::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP)
@@ -161,7 +149,7 @@ pub async fn delete_sub_group(
         remove_offset: Some(remove_offset),
     };
     let mut failures = Vec::new();
-    for addr in target_addrs(admin, target).await? {
+    for addr in target.addrs(admin).await? {
         let cmd = RemotingCommand::request_with(RequestCode::DELETE_SUBSCRIPTIONGROUP, &header);
         match (admin.invoke(&addr, cmd).await, target) {
             (Err(e), _) => failures.push(e.to_string()),

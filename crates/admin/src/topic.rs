@@ -22,13 +22,28 @@ pub const ORDER_TOPIC_CONFIG: &str = "ORDER_TOPIC_CONFIG";
 /// Longest topic name the broker accepts.
 pub const MAX_TOPIC_LEN: usize = 127;
 
-/// Where `updateTopic` sends the topic.
+/// Where `updateTopic` (and the other `-b`/`-c` commands) send their request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
     /// `-b`: one broker address.
     Broker(String),
     /// `-c`: every master of a cluster.
     Cluster(String),
+}
+
+impl Target {
+    /// The broker addresses it names: the `-b` address, or every master of the `-c` cluster.
+    pub async fn addrs(&self, admin: &Admin) -> Result<Vec<String>, AdminError> {
+        Ok(match self {
+            Target::Broker(addr) => vec![addr.clone()],
+            Target::Cluster(cluster) => admin
+                .masters_of_cluster(cluster)
+                .await?
+                .into_iter()
+                .map(|b| b.addr)
+                .collect(),
+        })
+    }
 }
 
 /// Options of `updateTopic`.

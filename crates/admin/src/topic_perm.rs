@@ -68,15 +68,7 @@ pub async fn update_topic_perm(
 ) -> Result<(), AdminError> {
     validate_topic(topic)?;
     parse_perm(&perm.to_string()).map_err(|e| AdminError::Invalid(format!("-p/--perm: {e}")))?;
-    let addrs: Vec<String> = match target {
-        Target::Broker(addr) => vec![addr.clone()],
-        Target::Cluster(cluster) => admin
-            .masters_of_cluster(cluster)
-            .await?
-            .into_iter()
-            .map(|b| b.addr)
-            .collect(),
-    };
+    let addrs = target.addrs(admin).await?;
     let mut held = 0;
     for addr in &addrs {
         let Some(config) = broker_topic_config(admin, addr, topic).await? else {
