@@ -239,12 +239,6 @@ impl ClientRegistry {
         Some((info.message_model, info.subscriptions.get(topic).cloned()))
     }
 
-    /// The group's subscription of `topic`.
-    pub fn subscription(&self, group: &str, topic: &str) -> Option<Arc<Subscription>> {
-        let c = self.consumers.read().unwrap_or_else(|e| e.into_inner());
-        c.get(group)?.subscriptions.get(topic).cloned()
-    }
-
     /// Whether the group has any live member.
     pub fn has_consumer_group(&self, group: &str) -> bool {
         self.consumers

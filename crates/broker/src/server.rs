@@ -371,9 +371,7 @@ async fn serve_task(
 /// that cannot be bound costs only those clients, so it is a warning, not a failed start; with
 /// `listenPort=0` (tests) there is none.
 async fn bind_vip(listen_port: u16) -> Option<TcpListener> {
-    let port = listen_port
-        .checked_sub(2)
-        .filter(|p| *p > 0 && listen_port != 0)?;
+    let port = listen_port.checked_sub(2).filter(|p| *p > 0)?;
     match TcpListener::bind(("0.0.0.0", port)).await {
         Ok(l) => {
             info!(port, "VIP channel listening (listenPort - 2)");
