@@ -3,41 +3,13 @@
 
 mod common;
 
-use std::process::Output;
 use std::time::Duration;
 
 use common::*;
 
-fn mqadmin(ns: &str, args: &[&str]) -> Output {
-    let mut all = vec!["-n", ns];
-    all.extend_from_slice(args);
-    run_bin(env!("CARGO_BIN_EXE_mqadmin"), &all, &[], Duration::from_secs(60))
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// Runs mqadmin and requires success, returning stdout.
-fn ok(ns: &str, args: &[&str]) -> String {
-    let o = mqadmin(ns, args);
-    assert!(
-        o.status.success(),
-        "mqadmin {args:?} failed: {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status,
-        stdout(&o),
-        stderr(&o)
-    );
-    stdout(&o)
-}
-
 fn route_perm(ns: &str, topic: &str) -> i64 {
     let route: serde_json::Value =
-        serde_json::from_str(&ok(ns, &["topicRoute", "-t", topic])).expect("route is JSON");
+        serde_json::from_str(&mqadmin_ok(ns, &["topicRoute", "-t", topic])).expect("route is JSON");
     let qd = &route["queueDatas"][0];
     assert_eq!(qd["brokerName"], "broker-a", "{route}");
     qd["perm"].as_i64().expect("perm")
@@ -49,7 +21,7 @@ fn update_topic_route_write_perm_and_cluster_listing() {
     let ns = s.namesrv.addr();
     let broker = s.broker.addr();
 
-    let out = ok(
+    let out = mqadmin_ok(
         &ns,
         &[
             "updateTopic",
@@ -73,7 +45,7 @@ fn update_topic_route_write_perm_and_cluster_listing() {
     );
 
     let route: serde_json::Value =
-        serde_json::from_str(&ok(&ns, &["topicRoute", "-t", "AdminTopic"])).expect("route is JSON");
+        serde_json::from_str(&mqadmin_ok(&ns, &["topicRoute", "-t", "AdminTopic"])).expect("route is JSON");
     assert_eq!(route["queueDatas"][0]["writeQueueNums"], 4, "{route}");
     assert_eq!(
         route["brokerDatas"][0]["brokerAddrs"]["0"],
@@ -82,7 +54,7 @@ fn update_topic_route_write_perm_and_cluster_listing() {
     );
     assert_eq!(route_perm(&ns, "AdminTopic"), 6);
 
-    let out = ok(&ns, &["wipeWritePerm", "-b", "broker-a"]);
+    let out = mqadmin_ok(&ns, &["wipeWritePerm", "-b", "broker-a"]);
     let line = format!("wipe write perm of broker[broker-a] in name server[{ns}] OK, ");
     let count: i64 = out
         .lines()
@@ -92,7 +64,7 @@ fn update_topic_route_write_perm_and_cluster_listing() {
     assert!(count >= 1, "at least AdminTopic was touched: {out}");
     assert_eq!(route_perm(&ns, "AdminTopic"), 4, "read-only after wipe");
 
-    let out = ok(&ns, &["addWritePerm", "-b", "broker-a"]);
+    let out = mqadmin_ok(&ns, &["addWritePerm", "-b", "broker-a"]);
     assert!(
         out.contains(&format!(
             "add write perm of broker[broker-a] in name server[{ns}] OK, "
@@ -101,7 +73,7 @@ fn update_topic_route_write_perm_and_cluster_listing() {
     );
     assert_eq!(route_perm(&ns, "AdminTopic"), 6, "read-write again");
 
-    let out = ok(&ns, &["clusterList"]);
+    let out = mqadmin_ok(&ns, &["clusterList"]);
     let row = out
         .lines()
         .find(|l| l.contains(&broker))
@@ -113,16 +85,16 @@ fn update_topic_route_write_perm_and_cluster_listing() {
         "{row}"
     );
 
-    let out = ok(&ns, &["topicList"]);
+    let out = mqadmin_ok(&ns, &["topicList"]);
     assert!(out.lines().any(|l| l == "AdminTopic"), "{out}");
 
-    let out = ok(&ns, &["brokerStatus", "-b", &broker]);
+    let out = mqadmin_ok(&ns, &["brokerStatus", "-b", &broker]);
     assert!(
         out.lines()
             .any(|l| l.starts_with("putTps") || l.starts_with("brokerVersionDesc")),
         "{out}"
     );
-    let out = ok(&ns, &["getBrokerConfig", "-b", &broker]);
+    let out = mqadmin_ok(&ns, &["getBrokerConfig", "-b", &broker]);
     assert!(
         out.contains(&format!("============{broker}============")),
         "{out}"
@@ -133,7 +105,7 @@ fn update_topic_route_write_perm_and_cluster_listing() {
         "{out}"
     );
 
-    let out = ok(&ns, &["deleteTopic", "-t", "AdminTopic", "-c", "DefaultCluster"]);
+    let out = mqadmin_ok(&ns, &["deleteTopic", "-t", "AdminTopic", "-c", "DefaultCluster"]);
     assert!(
         out.contains("delete topic [AdminTopic] from NameServer success."),
         "{out}"
@@ -151,7 +123,7 @@ fn send_consume_status_and_query_round_trip() {
     let s = Single::start(&[]);
     let ns = s.namesrv.addr();
     let broker = s.broker.addr();
-    ok(
+    mqadmin_ok(
         &ns,
         &[
             "updateTopic",
@@ -167,7 +139,7 @@ fn send_consume_status_and_query_round_trip() {
     );
     wait_route(&ns, "RoundTrip", "broker-a");
 
-    let out = ok(
+    let out = mqadmin_ok(
         &ns,
         &[
             "sendMessage",
@@ -189,7 +161,7 @@ fn send_consume_status_and_query_round_trip() {
     let uniq = row.split_whitespace().last().expect("msg id").to_string();
     assert_eq!(uniq.len(), 32, "UNIQ_KEY msg id: {row}");
 
-    let out = ok(&ns, &["consumeMessage", "-t", "RoundTrip"]);
+    let out = mqadmin_ok(&ns, &["consumeMessage", "-t", "RoundTrip"]);
     let line = out
         .lines()
         .find(|l| l.starts_with("MSGID:"))
@@ -206,7 +178,7 @@ fn send_consume_status_and_query_round_trip() {
         "{out}"
     );
 
-    let out = ok(&ns, &["topicStatus", "-t", "RoundTrip"]);
+    let out = mqadmin_ok(&ns, &["topicStatus", "-t", "RoundTrip"]);
     let max_total: i64 = out
         .lines()
         .skip(1)
@@ -220,7 +192,7 @@ fn send_consume_status_and_query_round_trip() {
         .and_then(|s| s.split(',').next())
         .unwrap_or_else(|| panic!("no offset msgId in {line}"))
         .to_string();
-    let out = ok(&ns, &["queryMsgById", "-i", &offset_id]);
+    let out = mqadmin_ok(&ns, &["queryMsgById", "-i", &offset_id]);
     assert!(
         out.lines()
             .any(|l| l.starts_with("Topic:") && l.ends_with("RoundTrip")),

@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::process::Output;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -19,29 +18,6 @@ use rmq_remoting::{RemotingCommand, RequestCode, ResponseCode};
 
 const RPC: Duration = Duration::from_secs(10);
 
-fn mqadmin(ns: &str, args: &[&str]) -> Output {
-    let mut all = vec!["-n", ns];
-    all.extend_from_slice(args);
-    run_bin(env!("CARGO_BIN_EXE_mqadmin"), &all, &[], Duration::from_secs(60))
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Runs mqadmin and requires success, returning stdout.
-fn ok(ns: &str, args: &[&str]) -> String {
-    let o = mqadmin(ns, args);
-    assert!(
-        o.status.success(),
-        "mqadmin {args:?} failed: {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status,
-        text(&o.stdout),
-        text(&o.stderr)
-    );
-    text(&o.stdout)
-}
-
 /// Runs mqadmin and requires exit code `code`, returning stderr.
 fn fails(ns: &str, args: &[&str], code: i32) -> String {
     let o = mqadmin(ns, args);
@@ -49,10 +25,10 @@ fn fails(ns: &str, args: &[&str], code: i32) -> String {
         o.status.code(),
         Some(code),
         "mqadmin {args:?}\nstdout:\n{}\nstderr:\n{}",
-        text(&o.stdout),
-        text(&o.stderr)
+        stdout(&o),
+        stderr(&o)
     );
-    text(&o.stderr)
+    stderr(&o)
 }
 
 fn call(addr: &str, cmd: RemotingCommand) -> RemotingCommand {
@@ -152,7 +128,7 @@ fn sub_group_commands_change_what_the_broker_enforces() {
     let ns = s.namesrv.addr();
     let broker = s.broker.addr();
 
-    let out = ok(
+    let out = mqadmin_ok(
         &ns,
         &[
             "updateSubGroup",
@@ -188,7 +164,7 @@ fn sub_group_commands_change_what_the_broker_enforces() {
     assert_eq!((&dead.body[..], dead.reconsume_times), (&b"job"[..], 2));
 
     // consumeEnable=false: pulls by the group are refused, naming it.
-    let out = ok(
+    let out = mqadmin_ok(
         &ns,
         &["updateSubGroup", "-b", &broker, "-g", "cg_cli", "-s", "false"],
     );
@@ -200,7 +176,7 @@ fn sub_group_commands_change_what_the_broker_enforces() {
         Some("subscription group no permission, cg_cli")
     );
 
-    let out = ok(&ns, &["deleteSubGroup", "-b", &broker, "-g", "cg_cli", "-r"]);
+    let out = mqadmin_ok(&ns, &["deleteSubGroup", "-b", &broker, "-g", "cg_cli", "-r"]);
     assert!(
         out.contains(&format!(
             "delete subscription group [cg_cli] from broker [{broker}] success."
@@ -210,8 +186,8 @@ fn sub_group_commands_change_what_the_broker_enforces() {
     assert!(!groups(&broker).subscription_group_table.contains_key("cg_cli"));
 
     // -c also removes the group's retry and dead-letter topics from the cluster.
-    ok(&ns, &["updateSubGroup", "-b", &broker, "-g", "cg_cli"]);
-    let out = ok(&ns, &["deleteSubGroup", "-c", "DefaultCluster", "-g", "cg_cli"]);
+    mqadmin_ok(&ns, &["updateSubGroup", "-b", &broker, "-g", "cg_cli"]);
+    let out = mqadmin_ok(&ns, &["deleteSubGroup", "-c", "DefaultCluster", "-g", "cg_cli"]);
     assert!(
         out.contains(&format!(
             "delete subscription group [cg_cli] from broker [{broker}] in cluster [DefaultCluster] success."
@@ -235,7 +211,7 @@ fn topic_perm_and_cluster_list() {
     let s = Single::start(&[]);
     let ns = s.namesrv.addr();
     let broker = s.broker.addr();
-    ok(
+    mqadmin_ok(
         &ns,
         &[
             "updateTopic",
@@ -251,7 +227,7 @@ fn topic_perm_and_cluster_list() {
     );
     wait_route(&ns, "PermTopic", "broker-a");
 
-    let out = ok(
+    let out = mqadmin_ok(
         &ns,
         &["updateTopicPerm", "-b", &broker, "-t", "PermTopic", "-p", "4"],
     );
@@ -269,7 +245,7 @@ fn topic_perm_and_cluster_list() {
         route(&ns, "PermTopic").filter(|r| r.contains(r#""perm":4"#))
     });
 
-    let out = ok(
+    let out = mqadmin_ok(
         &ns,
         &[
             "updateTopicPerm",
@@ -282,7 +258,7 @@ fn topic_perm_and_cluster_list() {
         ],
     );
     assert!(out.contains("new perm equals to the old one"), "{out}");
-    let out = ok(
+    let out = mqadmin_ok(
         &ns,
         &[
             "updateTopicPerm",
@@ -310,7 +286,7 @@ fn topic_perm_and_cluster_list() {
         "{err}"
     );
 
-    let out = ok(&ns, &["topicClusterList", "-t", "PermTopic"]);
+    let out = mqadmin_ok(&ns, &["topicClusterList", "-t", "PermTopic"]);
     assert_eq!(out.lines().collect::<Vec<_>>(), ["DefaultCluster"], "{out}");
     let err = fails(&ns, &["topicClusterList", "-t", "NoSuchTopic"], 1);
     assert!(err.contains("NoSuchTopic"), "{err}");
@@ -356,7 +332,7 @@ fn connection_commands_list_live_clients() {
 
     let out = wait_until("consumerConnection to list the consumer", READY_TIMEOUT, || {
         let o = mqadmin(&ns, &["consumerConnection", "-g", "cg_conn"]);
-        o.status.success().then(|| text(&o.stdout))
+        o.status.success().then(|| stdout(&o))
     });
     let row: Vec<&str> = out.lines().next().unwrap_or("").split_whitespace().collect();
     assert_eq!(row.len(), 5, "{out}");
@@ -373,7 +349,7 @@ fn connection_commands_list_live_clients() {
     assert!(out.contains("MessageModel: CLUSTERING"), "{out}");
     assert!(out.contains("ConsumeFromWhere: "), "{out}");
 
-    let out = ok(&ns, &["producerConnection", "-g", "pg_conn", "-t", "ConnTopic"]);
+    let out = mqadmin_ok(&ns, &["producerConnection", "-g", "pg_conn", "-t", "ConnTopic"]);
     let rows: Vec<&str> = out.lines().collect();
     assert_eq!(rows.len(), 1, "{out}");
     let cols: Vec<&str> = rows[0].split_whitespace().collect();

@@ -506,6 +506,36 @@ pub fn run_bin(program: &str, args: &[&str], envs: &[(&str, &str)], timeout: Dur
     }
 }
 
+/// Runs this package's `mqadmin` with `-n ns` and then `args`, to completion (60 s at most).
+pub fn mqadmin(ns: &str, args: &[&str]) -> Output {
+    let mut all = vec!["-n", ns];
+    all.extend_from_slice(args);
+    run_bin(env!("CARGO_BIN_EXE_mqadmin"), &all, &[], Duration::from_secs(60))
+}
+
+/// Runs `mqadmin` and requires success; returns its standard output.
+pub fn mqadmin_ok(ns: &str, args: &[&str]) -> String {
+    let o = mqadmin(ns, args);
+    assert!(
+        o.status.success(),
+        "mqadmin {args:?} failed: {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status,
+        stdout(&o),
+        stderr(&o)
+    );
+    stdout(&o)
+}
+
+/// A finished process's standard output as text.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A finished process's standard error as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
 /// Where the shared reference material lives: `../shared` or `../../shared` from the package.
 pub fn shared_dir() -> Option<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
