@@ -4,95 +4,16 @@
 //! `retry_another_broker_when_not_store_ok`, a stored-but-not-OK result is returned when the
 //! retry on another broker fails.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod scripted;
+
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use rmq_client::{ClientConfig, Message, Producer, ProducerConfig, SendResult, SendStatus};
-use rmq_remoting::body::{BrokerData, JsonBody, QueueData, TopicRouteData};
-use rmq_remoting::headers::send::SendMessageResponseHeader;
-use rmq_remoting::net::{serve, Connection, HandlerError, RequestHandler, ServerConfig};
-use rmq_remoting::{RemotingCommand, RequestCode, ResponseCode};
+use scripted::{route, spawn, Behaviour, FakeBroker, ScriptedNamesrv, RW};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-
-/// How a scripted broker answers sends.
-#[derive(Clone, Copy)]
-enum Behaviour {
-    Ok,
-    NoPermission,
-    Slow(Duration),
-    /// Stored, but the slave did not acknowledge in time.
-    FlushSlaveTimeout,
-    /// A code the producer does not retry.
-    SystemBusy,
-}
-
-struct FakeBroker {
-    behaviour: Behaviour,
-    sends: AtomicUsize,
-}
-
-impl RequestHandler for FakeBroker {
-    async fn handle(
-        &self,
-        _c: &Connection,
-        req: RemotingCommand,
-    ) -> Result<Option<RemotingCommand>, HandlerError> {
-        if req.code != RequestCode::SEND_MESSAGE_V2.code() {
-            return Ok(Some(req.reply(ResponseCode::SUCCESS, None)));
-        }
-        let n = self.sends.fetch_add(1, Ordering::SeqCst);
-        let ok = req.reply_with(&SendMessageResponseHeader::new(format!("ID{n}"), 0, n as i64));
-        match self.behaviour {
-            Behaviour::Ok => Ok(Some(ok)),
-            Behaviour::NoPermission => Ok(Some(req.reply(
-                ResponseCode::NO_PERMISSION,
-                Some("the broker is not writable".into()),
-            ))),
-            Behaviour::Slow(d) => {
-                tokio::time::sleep(d).await;
-                Ok(Some(ok))
-            }
-            Behaviour::FlushSlaveTimeout => {
-                let mut stored = ok;
-                stored.code = ResponseCode::FLUSH_SLAVE_TIMEOUT.code();
-                Ok(Some(stored))
-            }
-            Behaviour::SystemBusy => Ok(Some(req.reply(
-                ResponseCode::SYSTEM_BUSY,
-                Some("[REJECTREQUEST]system busy".into()),
-            ))),
-        }
-    }
-}
-
-struct FakeNamesrv {
-    route: TopicRouteData,
-}
-
-impl RequestHandler for FakeNamesrv {
-    async fn handle(
-        &self,
-        _c: &Connection,
-        req: RemotingCommand,
-    ) -> Result<Option<RemotingCommand>, HandlerError> {
-        if req.code == RequestCode::GET_ROUTEINFO_BY_TOPIC.code() {
-            return Ok(Some(
-                req.reply(ResponseCode::SUCCESS, None)
-                    .with_body(self.route.encode()),
-            ));
-        }
-        Ok(Some(req.reply(ResponseCode::SUCCESS, None)))
-    }
-}
-
-async fn spawn<H: RequestHandler>(handler: Arc<H>, cancel: &CancellationToken) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    tokio::spawn(serve(listener, handler, ServerConfig::default(), cancel.clone()));
-    addr
-}
 
 /// A nameserver (behind a dead one) routing topic `T` to two scripted brokers.
 async fn cluster(
@@ -100,29 +21,16 @@ async fn cluster(
     second: Behaviour,
     cancel: &CancellationToken,
 ) -> (String, Arc<FakeBroker>, Arc<FakeBroker>) {
-    let a = Arc::new(FakeBroker {
-        behaviour: first,
-        sends: AtomicUsize::new(0),
-    });
-    let b = Arc::new(FakeBroker {
-        behaviour: second,
-        sends: AtomicUsize::new(0),
-    });
-    let mut route = TopicRouteData::default();
-    for (name, broker) in [("broker-a", &a), ("broker-b", &b)] {
-        let addr = spawn(broker.clone(), cancel).await;
-        let mut bd = BrokerData::new("C", name);
-        bd.broker_addrs.insert(0, addr);
-        route.broker_datas.push(bd);
-        route.queue_datas.push(QueueData {
-            broker_name: name.into(),
-            perm: 6,
-            read_queue_nums: 4,
-            write_queue_nums: 4,
-            topic_sys_flag: 0,
-        });
-    }
-    let ns = spawn(Arc::new(FakeNamesrv { route }), cancel).await;
+    let a = Arc::new(FakeBroker::new(first));
+    let b = Arc::new(FakeBroker::new(second));
+    let a_addr = spawn(a.clone(), cancel).await;
+    let b_addr = spawn(b.clone(), cancel).await;
+    let ns = Arc::new(ScriptedNamesrv::default());
+    ns.set(
+        "T",
+        route(&[("broker-a", &a_addr, RW), ("broker-b", &b_addr, RW)]),
+    );
+    let ns = spawn(ns, cancel).await;
     let dead = TcpListener::bind("127.0.0.1:0")
         .await
         .unwrap()

@@ -2,111 +2,20 @@
 //! the template topic (TBW102) stands in only for a topic with no route at all, never for a
 //! topic whose brokers are all read-only; a broker group that leaves every route is forgotten.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+mod scripted;
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use rmq_client::{ClientConfig, ClientError, ClientInstance, Message, Producer, ProducerConfig};
-use rmq_remoting::body::{BrokerData, JsonBody, QueueData, TopicRouteData};
-use rmq_remoting::headers::send::SendMessageResponseHeader;
-use rmq_remoting::net::{serve, Connection, HandlerError, RequestHandler, ServerConfig};
-use rmq_remoting::{RemotingCommand, RequestCode, ResponseCode};
-use tokio::net::TcpListener;
+use scripted::{route, spawn, Behaviour, FakeBroker, ScriptedNamesrv, READ_ONLY, RW};
 use tokio_util::sync::CancellationToken;
-
-/// Read and write (`PermName` 6); read only is 4, what `wipeWritePerm` leaves.
-const RW: i32 = 6;
-const READ_ONLY: i32 = 4;
-
-/// A broker that stores every send.
-#[derive(Default)]
-struct CountingBroker {
-    sends: AtomicUsize,
-}
-
-impl RequestHandler for CountingBroker {
-    async fn handle(
-        &self,
-        _c: &Connection,
-        req: RemotingCommand,
-    ) -> Result<Option<RemotingCommand>, HandlerError> {
-        if req.code != RequestCode::SEND_MESSAGE_V2.code() {
-            return Ok(Some(req.reply(ResponseCode::SUCCESS, None)));
-        }
-        let n = self.sends.fetch_add(1, Ordering::SeqCst);
-        Ok(Some(req.reply_with(&SendMessageResponseHeader::new(
-            format!("ID{n}"),
-            0,
-            n as i64,
-        ))))
-    }
-}
-
-/// A nameserver answering from a table the test edits; TOPIC_NOT_EXIST for other topics.
-#[derive(Default)]
-struct ScriptedNamesrv {
-    routes: Mutex<HashMap<String, TopicRouteData>>,
-}
-
-impl ScriptedNamesrv {
-    fn set(&self, topic: &str, route: TopicRouteData) {
-        self.routes.lock().unwrap().insert(topic.to_string(), route);
-    }
-}
-
-impl RequestHandler for ScriptedNamesrv {
-    async fn handle(
-        &self,
-        _c: &Connection,
-        req: RemotingCommand,
-    ) -> Result<Option<RemotingCommand>, HandlerError> {
-        if req.code != RequestCode::GET_ROUTEINFO_BY_TOPIC.code() {
-            return Ok(Some(req.reply(ResponseCode::SUCCESS, None)));
-        }
-        let topic = req.ext_fields.get("topic").cloned().unwrap_or_default();
-        let route = self.routes.lock().unwrap().get(&topic).cloned();
-        Ok(Some(match route {
-            Some(r) => req.reply(ResponseCode::SUCCESS, None).with_body(r.encode()),
-            None => req.reply(
-                ResponseCode::TOPIC_NOT_EXIST,
-                Some(format!(
-                    "No topic route info in name server for the topic: {topic}"
-                )),
-            ),
-        }))
-    }
-}
-
-async fn spawn<H: RequestHandler>(handler: Arc<H>, cancel: &CancellationToken) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    tokio::spawn(serve(listener, handler, ServerConfig::default(), cancel.clone()));
-    addr
-}
-
-/// A route over `(broker name, master address, perm)`, 4 queues each.
-fn route(brokers: &[(&str, &str, i32)]) -> TopicRouteData {
-    let mut route = TopicRouteData::default();
-    for (name, addr, perm) in brokers {
-        let mut bd = BrokerData::new("C", *name);
-        bd.broker_addrs.insert(0, addr.to_string());
-        route.broker_datas.push(bd);
-        route.queue_datas.push(QueueData {
-            broker_name: name.to_string(),
-            perm: *perm,
-            read_queue_nums: 4,
-            write_queue_nums: 4,
-            topic_sys_flag: 0,
-        });
-    }
-    route
-}
 
 #[tokio::test]
 async fn a_topic_with_a_route_but_no_writable_broker_is_not_sent_through_the_template() {
     let cancel = CancellationToken::new();
-    let wiped = Arc::new(CountingBroker::default());
-    let other = Arc::new(CountingBroker::default());
+    let wiped = Arc::new(FakeBroker::new(Behaviour::Ok));
+    let other = Arc::new(FakeBroker::new(Behaviour::Ok));
     let wiped_addr = spawn(wiped.clone(), &cancel).await;
     let other_addr = spawn(other.clone(), &cancel).await;
     let ns = Arc::new(ScriptedNamesrv::default());
