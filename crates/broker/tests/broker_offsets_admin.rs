@@ -224,17 +224,35 @@ async fn admin_topic_requests() {
     b.stop().await;
 }
 
+/// A client on its own connection that records the codes of the requests the broker pushes.
+fn recording_client() -> (RemotingClient, Arc<Mutex<Vec<i32>>>) {
+    let pushed: Arc<Mutex<Vec<i32>>> = Arc::default();
+    let client = RemotingClient::default();
+    let seen = pushed.clone();
+    client.set_request_handler(Arc::new(move |_, req| {
+        seen.lock().unwrap().push(req.code);
+        None
+    }));
+    (client, pushed)
+}
+
+/// Waits until a NOTIFY_CONSUMER_IDS_CHANGED is among the recorded pushes.
+async fn wait_notified(pushed: &Mutex<Vec<i32>>) {
+    wait_for(Duration::from_secs(5), || async {
+        pushed
+            .lock()
+            .unwrap()
+            .contains(&RequestCode::NOTIFY_CONSUMER_IDS_CHANGED.code())
+            .then_some(())
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn groups_membership_notifications_and_locks() {
     let b = TestBroker::start().await;
     // First consumer on its own connection, recording pushed notifications.
-    let pushed: Arc<Mutex<Vec<i32>>> = Arc::default();
-    let c1 = RemotingClient::default();
-    let seen = pushed.clone();
-    c1.set_request_handler(Arc::new(move |_, req| {
-        seen.lock().unwrap().push(req.code);
-        None
-    }));
+    let (c1, pushed) = recording_client();
     assert_eq!(
         c1.invoke(&b.addr, heartbeat("10.0.0.1@a", "cg", "T", "*", 1), TIMEOUT)
             .await
@@ -250,14 +268,7 @@ async fn groups_membership_notifications_and_locks() {
             .code,
         0
     );
-    wait_for(Duration::from_secs(5), || async {
-        pushed
-            .lock()
-            .unwrap()
-            .contains(&RequestCode::NOTIFY_CONSUMER_IDS_CHANGED.code())
-            .then_some(())
-    })
-    .await;
+    wait_notified(&pushed).await;
 
     let list = RemotingCommand::request_with(
         RequestCode::GET_CONSUMER_LIST_BY_GROUP,
@@ -323,13 +334,7 @@ async fn groups_membership_notifications_and_locks() {
 #[tokio::test]
 async fn a_silent_consumer_is_dropped_and_its_group_told() {
     let b = TestBroker::start_with(|c| c.channel_expired_timeout = Duration::from_millis(1500)).await;
-    let pushed: Arc<Mutex<Vec<i32>>> = Arc::default();
-    let alive = RemotingClient::default();
-    let seen = pushed.clone();
-    alive.set_request_handler(Arc::new(move |_, req| {
-        seen.lock().unwrap().push(req.code);
-        None
-    }));
+    let (alive, pushed) = recording_client();
     let silent = RemotingClient::default();
     let hb_silent = heartbeat("10.0.0.9@silent", "cg", "T", "*", 1);
     assert_eq!(silent.invoke(&b.addr, hb_silent, TIMEOUT).await.unwrap().code, 0);
@@ -361,14 +366,7 @@ async fn a_silent_consumer_is_dropped_and_its_group_told() {
         (ids(b.call(list.clone()).await) == vec!["10.0.0.1@alive".to_string()]).then_some(())
     })
     .await;
-    wait_for(Duration::from_secs(5), || async {
-        pushed
-            .lock()
-            .unwrap()
-            .contains(&RequestCode::NOTIFY_CONSUMER_IDS_CHANGED.code())
-            .then_some(())
-    })
-    .await;
+    wait_notified(&pushed).await;
     beat.abort();
     b.stop().await;
 }
