@@ -106,6 +106,12 @@ impl Default for PushConsumerConfig {
 }
 
 impl PushConsumerConfig {
+    /// Whether this consumer locks its queues on the broker: ordered consumption in a clustering
+    /// group (broadcasting members each read every queue, so nothing is locked).
+    pub(crate) fn locks_queues(&self) -> bool {
+        self.orderly && self.message_model == MessageModel::CLUSTERING
+    }
+
     /// Checks the settings.
     pub fn validate(&self) -> Result<()> {
         self.client.validate()?;
@@ -274,7 +280,7 @@ impl PushConsumer {
         instance.send_heartbeat_to_all().await;
         shared.tasks.spawn(rebalance_task(shared.clone()));
         shared.tasks.spawn(persist_task(shared.clone()));
-        if shared.config.orderly && shared.config.message_model == MessageModel::CLUSTERING {
+        if shared.config.locks_queues() {
             shared.tasks.spawn(lock_task(shared.clone()));
         }
         info!(group = %shared.config.group, client_id = %instance.client_id(), "push consumer started");
@@ -319,7 +325,7 @@ impl PushConsumer {
             .map(|(mq, _)| mq)
             .collect();
         s.offsets.persist(&held).await;
-        if s.config.orderly && s.config.message_model == MessageModel::CLUSTERING {
+        if s.config.locks_queues() {
             rebalance::unlock(&s.instance, &s.config.group, &held).await;
         }
         s.instance.unregister_consumer(&s.config.group).await;
@@ -401,7 +407,7 @@ async fn give_up(s: &Arc<Shared>, mqs: &[MessageQueue]) {
     for (_, pq) in &dropped {
         pq.dropped().cancel();
     }
-    let orderly = s.config.orderly && s.config.message_model == MessageModel::CLUSTERING;
+    let orderly = s.config.locks_queues();
     // Ordered queues: the broker lock is released only once no callback runs, and kept (it
     // expires on the broker) for a queue still busy, so the next owner cannot consume a message
     // this member is still consuming.
@@ -441,7 +447,7 @@ async fn wait_idle(
 
 async fn take(s: &Arc<Shared>, mq: MessageQueue) {
     let pq = Arc::new(ProcessQueue::new(&s.cancel));
-    if s.config.orderly && s.config.message_model == MessageModel::CLUSTERING {
+    if s.config.locks_queues() {
         let locked = rebalance::lock(&s.instance, &s.config.group, std::slice::from_ref(&mq)).await;
         if !locked.contains(&mq) {
             debug!(queue = %mq, "lock not granted yet; retrying at the next rebalance");
