@@ -34,15 +34,18 @@ mod server_process;
                   autoCreateTopicEnable, autoCreateSubscriptionGroup, defaultTopicQueueNums, fileReservedTime,\n\
                   mapedFileSizeCommitLog, maxMessageSize, brokerPermission, slaveReadEnable, messageDelayLevel,\n\
                   registerNameServerPeriod, flushConsumerOffsetInterval, syncFlushTimeout, slaveTimeout,\n\
-                  haMasterAddress, longPollingEnable, warmMapedFileEnable, diskMaxUsedSpaceRatio (percent),\n\
-                  diskSpaceWarningLevelRatio (fraction; sends refused above it). Unknown keys are warned about; bad\n\
-                  values stop the start.\n\
+                  haMasterAddress, longPollingEnable, enablePropertyFilter, warmMapedFileEnable, diskMaxUsedSpaceRatio (percent),\n\
+                  diskSpaceWarningLevelRatio (fraction; sends refused above it), messageIndexEnable, maxHashSlotNum,\n\
+                  maxIndexNum, maxMsgsNumBatch, defaultQueryMaxNum. Unknown keys are warned about; bad values stop\n\
+                  the start.\n\
                   Logging: RUST_LOG (default info), e.g. RUST_LOG=rmq_broker=debug."
 )]
 struct Args {
-    /// Java-properties config file (broker.conf) with Apache's key names.
+    /// Java-properties config file (broker.conf) with Apache's key names. Repeat it to layer
+    /// files: a key in a later file overrides an earlier one (docker-compose.acl.yml adds
+    /// aclEnable this way).
     #[arg(short = 'c', long = "config-file", alias = "configFile", value_name = "FILE")]
-    config_file: Option<PathBuf>,
+    config_file: Vec<PathBuf>,
     /// Nameserver addresses `host:port[;host:port]`; overrides `namesrvAddr` from the file.
     #[arg(
         short = 'n',
@@ -63,11 +66,12 @@ struct Args {
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     server_process::init_logging();
-    let config = effective_config(&args)?;
+    let mut config = effective_config(&args)?;
     if args.print_config {
         print!("{}", config.to_properties());
         return Ok(());
     }
+    budget_descriptors(&mut config);
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if let Some(n) = args.worker_threads.filter(|n| *n > 0) {
         builder.worker_threads(n);
@@ -82,12 +86,15 @@ fn main() -> anyhow::Result<()> {
 
 fn effective_config(args: &Args) -> anyhow::Result<BrokerConfig> {
     let mut props = JavaProperties::default();
-    if let Some(path) = &args.config_file {
+    for path in &args.config_file {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read config file {}", path.display()))?;
-        props = JavaProperties::parse(&text);
-        for key in unknown_keys(&props) {
+        let layer = JavaProperties::parse(&text);
+        for key in unknown_keys(&layer) {
             warn!(key, file = %path.display(), "unknown config key ignored");
+        }
+        for (key, value) in layer.iter() {
+            props.set(key, value);
         }
     }
     if let Some(addrs) = &args.namesrv_addr {
@@ -96,14 +103,45 @@ fn effective_config(args: &Args) -> anyhow::Result<BrokerConfig> {
         }
         props.set("namesrvAddr", addrs);
     }
-    let config = BrokerConfig::from_properties(&props).with_context(|| match &args.config_file {
-        Some(p) => format!("bad broker config (file {})", p.display()),
-        None => "bad broker config".to_string(),
+    let config = BrokerConfig::from_properties(&props).with_context(|| {
+        let files: Vec<String> = args.config_file.iter().map(|p| p.display().to_string()).collect();
+        if files.is_empty() {
+            "bad broker config".to_string()
+        } else {
+            format!("bad broker config (file {})", files.join(", "))
+        }
     })?;
     if config.namesrv_addrs.is_empty() {
         warn!("no nameserver configured (namesrvAddr or -n): clients will not find this broker through a nameserver");
     }
     Ok(config)
+}
+
+/// Raises the soft descriptor limit to the hard one and, unless `maxOpenConsumeQueueFiles` is
+/// set, lets consume-queue files use a quarter of it: the rest stays for the commit log, the
+/// config files and the connections, so thousands of queues cannot starve the listener.
+fn budget_descriptors(config: &mut BrokerConfig) {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        let raised = rustix::process::Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        };
+        match setrlimit(Resource::Nofile, raised) {
+            Ok(()) => limit = raised,
+            Err(e) => warn!(error = %e, "cannot raise the open-file limit to the hard limit"),
+        }
+    }
+    let fds = limit.current.unwrap_or(1 << 20);
+    if config.max_open_consume_queue_files == 0 {
+        config.max_open_consume_queue_files = (fds / 4).clamp(16, 1 << 20) as usize;
+    }
+    info!(
+        open_file_limit = fds,
+        max_open_consume_queue_files = config.max_open_consume_queue_files,
+        "file descriptor budget"
+    );
 }
 
 async fn run(config: BrokerConfig) -> anyhow::Result<()> {

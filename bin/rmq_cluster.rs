@@ -1,41 +1,115 @@
-//! `rmq-cluster start`: one command that runs a local cluster — nameservers plus master/slave
-//! broker groups — as child processes of the sibling `mqnamesrv` and `mqbroker` binaries.
+//! `rmq-cluster`: runs and operates a local RocketMQ 4.x cluster of minirmq processes.
 //!
-//! It writes each broker's `broker.conf` under `--dir`, starts everything, waits until every
-//! nameserver answers and every broker is registered at every nameserver, prints the addresses
-//! and the `NAMESRV_ADDR` to export, then stays in the foreground. Ctrl-C or SIGTERM is forwarded
-//! to the children as SIGTERM (a clean shutdown), with SIGKILL for any that do not exit in time.
-//! If a child dies on its own, the rest are stopped and the exit code is non-zero.
+//! * `start` supervises nameservers and master/slave groups in the foreground ([`supervisor`]);
+//!   the layout is planned in [`layout`], children are started and stopped by [`process`].
+//! * `status`, `kill`, `stop`, `start NODE`, `restart`, `add-group` reach that supervisor from
+//!   another terminal through the control socket in its `--dir` ([`control`]).
+//! * `drill` runs a fault drill (seed 002's dead master, seed 001's upgrade) on a fresh cluster
+//!   with the Rust client and the mqadmin library ([`drill`]).
 
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
 
-use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
-use rmq_remoting::net::{ClientConfig, RemotingClient};
-use rmq_remoting::{RemotingCommand, RequestCode};
-use tokio::process::{Child, Command};
+
+#[path = "cluster/acl.rs"]
+mod acl;
+#[path = "cluster/control.rs"]
+mod control;
+#[path = "cluster/drill/mod.rs"]
+mod drill;
+#[path = "cluster/layout.rs"]
+mod layout;
+#[path = "cluster/process.rs"]
+mod process;
+#[path = "cluster/status.rs"]
+mod status;
+#[path = "cluster/supervisor.rs"]
+mod supervisor;
+
+use control::Request;
 
 #[derive(Parser, Debug)]
 #[command(
     name = "rmq-cluster",
     version,
-    about = "Run a local RocketMQ 4.x cluster of minirmq processes"
+    about = "Run and operate a local RocketMQ 4.x cluster of minirmq processes",
+    after_help = "Examples:\n  \
+        rmq-cluster start                      # 2 nameservers, broker-a and broker-b (master + slave each)\n  \
+        rmq-cluster start --acl                # the same with plain ACL (the sample plain_acl.yml)\n  \
+        rmq-cluster status                     # from another terminal\n  \
+        rmq-cluster kill broker-a-0            # SIGKILL group a's master; the rest keeps running\n  \
+        rmq-cluster start broker-a-0           # start it again\n  \
+        rmq-cluster add-group --slaves 1       # broker-c: a new master and one slave\n  \
+        rmq-cluster stop                       # stop the whole cluster\n  \
+        rmq-cluster drill seed002              # the dead-master drill on a fresh cluster\n\n\
+        Node names are the ones `start` and `status` print: namesrv-9876, broker-a-0 (master), broker-a-1 (slave).\n\
+        Every subcommand takes --dir (default ./.rmq-local) to find its cluster."
 )]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
 }
 
+#[derive(clap::Args, Debug, Clone)]
+struct DirArg {
+    /// The cluster's directory: configs, stores, logs and the control socket.
+    #[arg(long, default_value = "./.rmq-local")]
+    dir: PathBuf,
+}
+
 #[derive(Subcommand, Debug)]
 enum Cmd {
-    /// Start nameservers and broker groups in the foreground; Ctrl-C stops them all.
+    /// Without NODE: start nameservers and broker groups in the foreground and supervise them
+    /// (a node that dies is reported, the others keep running; Ctrl-C stops them all).
+    /// With NODE: start that stopped node of the running cluster and wait until it is ready.
     Start(StartArgs),
+    /// Without NODE: stop the whole running cluster (brokers, then nameservers).
+    /// With NODE: stop that node with SIGTERM (a clean shutdown) and wait for it to exit.
+    Stop {
+        /// Node to stop, e.g. broker-a-0.
+        node: Option<String>,
+        #[command(flatten)]
+        dir: DirArg,
+    },
+    /// Show each node: role, state (up/down), pid, ports and the nameservers it is registered on.
+    Status {
+        #[command(flatten)]
+        dir: DirArg,
+    },
+    /// SIGKILL a node (a crash): the supervisor reports it and keeps the others running.
+    Kill {
+        /// Node to kill, e.g. broker-a-0.
+        node: String,
+        #[command(flatten)]
+        dir: DirArg,
+    },
+    /// Stop a node with SIGTERM, start it again and wait until it is ready.
+    Restart {
+        /// Node to restart, e.g. broker-a-0.
+        node: String,
+        #[command(flatten)]
+        dir: DirArg,
+    },
+    /// Add a broker group (the next letter: broker-c, …): a master and --slaves slaves, started and
+    /// registered with every nameserver. Give it topics with `mqadmin updateTopic -b <master>`.
+    AddGroup {
+        /// Slaves of the new group.
+        #[arg(long, default_value_t = 1)]
+        slaves: u16,
+        #[command(flatten)]
+        dir: DirArg,
+    },
+    /// Run a fault drill on a fresh cluster it starts (and stops) itself; exits non-zero if a
+    /// step fails or an acknowledged message is lost.
+    Drill(drill::DrillArgs),
 }
 
 #[derive(clap::Args, Debug, Clone)]
 struct StartArgs {
+    /// A node of the running cluster to start (e.g. broker-a-0); omit it to start a cluster.
+    node: Option<String>,
     /// Number of nameservers (ports --base-port, --base-port+1, …).
     #[arg(long, default_value_t = 2)]
     namesrv_count: u16,
@@ -51,9 +125,8 @@ struct StartArgs {
     /// First broker listen port; each broker takes 10 ports (listen, HA = listen+1, VIP = listen-2).
     #[arg(long, default_value_t = 10911)]
     broker_base_port: u16,
-    /// Where configs, stores and logs go (kept across runs: a restart reuses the data).
-    #[arg(long, default_value = "./.rmq-local")]
-    dir: PathBuf,
+    #[command(flatten)]
+    dir: DirArg,
     /// flushDiskType of every broker: ASYNC_FLUSH or SYNC_FLUSH.
     #[arg(long, default_value = "ASYNC_FLUSH")]
     flush: String,
@@ -63,296 +136,111 @@ struct StartArgs {
     /// brokerClusterName.
     #[arg(long, default_value = "DefaultCluster")]
     cluster_name: String,
-    /// Seconds to wait for everything to become ready.
+    /// Seconds each node gets to become ready.
     #[arg(long, default_value_t = 60)]
     ready_timeout: u64,
+    /// Plain ACL on every broker (aclEnable=true) with this plain_acl.yml, copied to each
+    /// broker's <rocketmqHome>/conf/; without FILE the shipped sample scripts/acl/plain_acl.yml.
+    /// Its first admin account goes to <dir>/conf/tools.yml: use it with
+    /// `ROCKETMQ_HOME=<dir> mqadmin …` or `mqadmin --ak … --sk …` (start prints both).
+    #[arg(long, value_name = "FILE", num_args = 0..=1)]
+    acl: Option<Option<PathBuf>>,
 }
 
-/// One planned child process.
-#[derive(Debug, Clone)]
-struct Planned {
-    name: String,
-    program: PathBuf,
-    args: Vec<String>,
-    addr: String,
-    describe: String,
-}
-
-fn sibling(name: &str) -> anyhow::Result<PathBuf> {
-    let exe = std::env::current_exe().context("locating rmq-cluster itself")?;
-    let path = exe
-        .parent()
-        .map(|d| d.join(name))
-        .context("rmq-cluster has no parent directory")?;
-    if !path.is_file() {
-        bail!(
-            "{} not found next to rmq-cluster; build all binaries with `cargo build --release --bins`",
-            path.display()
-        );
-    }
-    Ok(path)
-}
-
-fn group_name(g: u16) -> String {
-    let mut n = g as u32;
-    let mut s = String::new();
-    loop {
-        s.insert(0, char::from_u32('a' as u32 + n % 26).unwrap_or('x'));
-        if n < 26 {
-            break;
-        }
-        n = n / 26 - 1;
-    }
-    format!("broker-{s}")
-}
-
-fn plan(a: &StartArgs, dir: &Path) -> anyhow::Result<(Vec<Planned>, Vec<Planned>, String)> {
-    if a.namesrv_count == 0 || a.groups == 0 {
-        bail!("--namesrv-count and --groups must be at least 1");
-    }
-    if !["ASYNC_FLUSH", "SYNC_FLUSH"].contains(&a.flush.as_str()) {
-        bail!("--flush must be ASYNC_FLUSH or SYNC_FLUSH, not {}", a.flush);
-    }
-    if !["ASYNC_MASTER", "SYNC_MASTER"].contains(&a.role.as_str()) {
-        bail!("--role must be ASYNC_MASTER or SYNC_MASTER, not {}", a.role);
-    }
-    let namesrv_bin = sibling("mqnamesrv")?;
-    let broker_bin = sibling("mqbroker")?;
-    let mut namesrvs = Vec::new();
-    for i in 0..a.namesrv_count {
-        let port = a.base_port.checked_add(i).context("nameserver port overflows")?;
-        let home = dir.join(format!("namesrv-{port}"));
-        std::fs::create_dir_all(&home).with_context(|| format!("creating {}", home.display()))?;
-        namesrvs.push(Planned {
-            name: format!("namesrv-{port}"),
-            program: namesrv_bin.clone(),
-            args: vec![
-                "--listen-port".into(),
-                port.to_string(),
-                "--home".into(),
-                home.display().to_string(),
-            ],
-            addr: format!("127.0.0.1:{port}"),
-            describe: "nameserver".into(),
-        });
-    }
-    let ns_list = namesrvs
-        .iter()
-        .map(|n| n.addr.clone())
-        .collect::<Vec<_>>()
-        .join(";");
-    let mut brokers = Vec::new();
-    let per_group = u32::from(a.slaves) + 1;
-    for g in 0..a.groups {
-        let name = group_name(g);
-        for id in 0..=a.slaves {
-            let slot = u32::from(g) * per_group + u32::from(id);
-            let port = u32::from(a.broker_base_port) + slot * 10;
-            let port = u16::try_from(port).context("broker ports overflow; lower --broker-base-port")?;
-            let bdir = dir.join(format!("{name}-{id}"));
-            std::fs::create_dir_all(&bdir).with_context(|| format!("creating {}", bdir.display()))?;
-            let role = if id == 0 { a.role.as_str() } else { "SLAVE" };
-            let conf = format!(
-                "brokerClusterName={}\nbrokerName={name}\nbrokerId={id}\nnamesrvAddr={ns_list}\nlistenPort={port}\n\
-                 brokerIP1=127.0.0.1\nbrokerRole={role}\nflushDiskType={}\nstorePathRootDir={}\n",
-                a.cluster_name,
-                a.flush,
-                bdir.join("store").display()
-            );
-            let conf_path = bdir.join("broker.conf");
-            std::fs::write(&conf_path, conf).with_context(|| format!("writing {}", conf_path.display()))?;
-            let describe = if id == 0 {
-                format!("{name} master ({role})")
-            } else {
-                format!("{name} slave {id}")
-            };
-            brokers.push(Planned {
-                name: format!("{name}-{id}"),
-                program: broker_bin.clone(),
-                args: vec!["-c".into(), conf_path.display().to_string()],
-                addr: format!("127.0.0.1:{port}"),
-                describe,
-            });
-        }
-    }
-    Ok((namesrvs, brokers, ns_list))
-}
-
-fn spawn(p: &Planned, logs: &Path) -> anyhow::Result<Child> {
-    let log_path = logs.join(format!("{}.log", p.name));
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log_path)
-        .with_context(|| format!("opening {}", log_path.display()))?;
-    let err = log.try_clone()?;
-    let mut cmd = Command::new(&p.program);
-    cmd.args(&p.args)
-        .stdin(Stdio::null())
-        .stdout(log)
-        .stderr(err)
-        .kill_on_drop(true);
-    if std::env::var_os("RUST_LOG").is_none() {
-        cmd.env("RUST_LOG", "info");
-    }
-    cmd.spawn()
-        .with_context(|| format!("starting {}", p.program.display()))
-}
-
-async fn can_connect(addr: &str) -> bool {
-    matches!(
-        tokio::time::timeout(Duration::from_millis(500), tokio::net::TcpStream::connect(addr)).await,
-        Ok(Ok(_))
-    )
-}
-
-async fn registered(client: &RemotingClient, ns: &str, broker_addr: &str) -> bool {
-    let cmd = RemotingCommand::request(RequestCode::GET_BROKER_CLUSTER_INFO);
-    match client.invoke(ns, cmd, Duration::from_secs(2)).await {
-        Ok(resp) if resp.is_success() => {
-            String::from_utf8_lossy(&resp.body).contains(&format!("\"{broker_addr}\""))
-        }
-        _ => false,
-    }
-}
-
-/// Polls `check` every 100 ms until it holds, the deadline passes (error), or the child exits.
-async fn wait_ready<F, Fut>(
-    p: &Planned,
-    child: &mut Child,
-    deadline: Instant,
-    mut check: F,
-) -> anyhow::Result<()>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    loop {
-        if check().await {
-            return Ok(());
-        }
-        if let Some(status) = child.try_wait()? {
-            bail!("{} exited during startup with {status}", p.name);
-        }
-        if Instant::now() >= deadline {
-            bail!("{} ({}) not ready in time", p.name, p.addr);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn stop_all(children: &mut [(Planned, Child)]) {
-    // Brokers first (reverse start order), so they unregister while nameservers still run.
-    for (p, child) in children.iter_mut().rev() {
-        if let Some(pid) = child.id() {
-            let _ = Command::new("kill")
-                .args(["-TERM", &pid.to_string()])
-                .status()
-                .await;
-        }
-        match tokio::time::timeout(Duration::from_secs(10), child.wait()).await {
-            Ok(Ok(status)) => println!("stopped {} ({status})", p.name),
-            _ => {
-                let _ = child.kill().await;
-                println!("killed {} (did not exit within 10 s of SIGTERM)", p.name);
-            }
+impl StartArgs {
+    fn plan(&self) -> layout::Plan {
+        layout::Plan {
+            namesrv_count: self.namesrv_count,
+            groups: self.groups,
+            slaves: self.slaves,
+            base_port: self.base_port,
+            broker_base_port: self.broker_base_port,
+            flush: self.flush.clone(),
+            role: self.role.clone(),
+            cluster_name: self.cluster_name.clone(),
+            acl: self.acl.clone(),
         }
     }
 }
 
-async fn start(a: StartArgs) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&a.dir).with_context(|| format!("creating {}", a.dir.display()))?;
-    let dir = a.dir.canonicalize()?;
-    let logs = dir.join("logs");
-    std::fs::create_dir_all(&logs)?;
-    let (namesrvs, brokers, ns_list) = plan(&a, &dir)?;
-    for p in namesrvs.iter().chain(&brokers) {
-        if can_connect(&p.addr).await {
-            bail!("{} is already in use (another cluster running?); stop it or pick other --base-port/--broker-base-port", p.addr);
-        }
-    }
-    let total = namesrvs.len() + brokers.len();
-    let deadline = Instant::now() + Duration::from_secs(a.ready_timeout);
-    let client = RemotingClient::new(ClientConfig::default());
-    let mut children: Vec<(Planned, Child)> = Vec::new();
-    let result: anyhow::Result<()> = async {
-        for (i, p) in namesrvs.iter().chain(&brokers).enumerate() {
-            let t = Instant::now();
-            println!("[{}/{total}] starting {} {} ...", i + 1, p.describe, p.addr);
-            let mut child = spawn(p, &logs)?;
-            let addr = p.addr.clone();
-            let res = if p.describe == "nameserver" {
-                wait_ready(p, &mut child, deadline, || can_connect(&addr)).await
-            } else {
-                let (client, ns) = (
-                    client.clone(),
-                    namesrvs.iter().map(|n| n.addr.clone()).collect::<Vec<_>>(),
-                );
-                wait_ready(p, &mut child, deadline, || {
-                    let (client, ns, addr) = (client.clone(), ns.clone(), addr.clone());
-                    async move {
-                        for n in &ns {
-                            if !registered(&client, n, &addr).await {
-                                return false;
-                            }
-                        }
-                        true
-                    }
-                })
-                .await
-            };
-            children.push((p.clone(), child));
-            res.with_context(|| format!("see {}", logs.join(format!("{}.log", p.name)).display()))?;
-            println!("      ready in {:.1} s", t.elapsed().as_secs_f64());
-        }
-        Ok(())
-    }
-    .await;
-    client.shutdown();
-    if let Err(e) = result {
-        eprintln!("startup failed: {e:#}; stopping what was started");
-        stop_all(&mut children).await;
-        return Err(e);
-    }
+/// How long a control request may take: starting a node waits for its registration.
+const CONTROL_TIMEOUT: Duration = Duration::from_secs(180);
 
-    println!("\ncluster {} is up:", a.cluster_name);
-    for p in namesrvs.iter().chain(&brokers) {
-        println!("  {:<28} {}", p.describe, p.addr);
+/// Sends one request to the running cluster and prints its answer.
+async fn remote(dir: &DirArg, request: Request) -> anyhow::Result<()> {
+    let reply = control::call(&dir.dir, &request, CONTROL_TIMEOUT).await?;
+    if request == Request::Status {
+        let namesrvs = reply.nodes.iter().filter(|n| n.role == "nameserver").count();
+        print!("{}", status::render(&reply.nodes, namesrvs));
+    } else if !reply.text.is_empty() {
+        println!("{}", reply.text);
     }
-    println!("data and logs: {}", dir.display());
-    println!("\nexport NAMESRV_ADDR='{ns_list}'");
-    println!("\nCtrl-C stops the cluster.");
+    if !reply.ok {
+        anyhow::bail!("{} failed", command_name(&request));
+    }
+    Ok(())
+}
 
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let exited = async {
-        loop {
-            for (p, child) in children.iter_mut() {
-                if let Ok(Some(status)) = child.try_wait() {
-                    return (p.name.clone(), status);
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-    };
-    let failure = tokio::select! {
-        _ = tokio::signal::ctrl_c() => { println!("\nCtrl-C: stopping the cluster"); None }
-        _ = term.recv() => { println!("\nSIGTERM: stopping the cluster"); None }
-        (name, status) = exited => Some(format!("{name} exited on its own with {status}; see {}", logs.join(format!("{name}.log")).display())),
-    };
-    stop_all(&mut children).await;
-    match failure {
-        Some(msg) => bail!(msg),
-        None => Ok(()),
+fn command_name(r: &Request) -> &'static str {
+    match r {
+        Request::Status => "status",
+        Request::Kill { .. } => "kill",
+        Request::Stop { .. } => "stop",
+        Request::Start { .. } => "start",
+        Request::Restart { .. } => "restart",
+        Request::AddGroup { .. } => "add-group",
+        Request::StopCluster => "stop",
     }
 }
 
-fn main() -> anyhow::Result<()> {
+async fn run(cmd: Cmd) -> anyhow::Result<()> {
+    match cmd {
+        Cmd::Start(a) => match a.node.clone() {
+            Some(node) => remote(&a.dir, Request::Start { node }).await,
+            None => supervisor::run(a.plan(), &a.dir.dir, Duration::from_secs(a.ready_timeout)).await,
+        },
+        Cmd::Stop {
+            node: Some(node),
+            dir,
+        } => remote(&dir, Request::Stop { node }).await,
+        Cmd::Stop { node: None, dir } => remote(&dir, Request::StopCluster).await,
+        Cmd::Status { dir } => remote(&dir, Request::Status).await,
+        Cmd::Kill { node, dir } => remote(&dir, Request::Kill { node }).await,
+        Cmd::Restart { node, dir } => remote(&dir, Request::Restart { node }).await,
+        Cmd::AddGroup { slaves, dir } => remote(&dir, Request::AddGroup { slaves }).await,
+        Cmd::Drill(a) => drill::run(a).await,
+    }
+}
+
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    let rt = tokio::runtime::Builder::new_current_thread()
+    // The drill's client and the control socket log warnings to stderr; RUST_LOG=debug for more.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    // Two workers: the drill's producer, consumer and control calls run side by side.
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .enable_all()
-        .build()?;
-    match cli.command {
-        Cmd::Start(a) => rt.block_on(start(a)),
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("Error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            ExitCode::FAILURE
+        }
     }
 }
 
@@ -361,10 +249,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn group_names_follow_the_alphabet() {
-        assert_eq!(group_name(0), "broker-a");
-        assert_eq!(group_name(1), "broker-b");
-        assert_eq!(group_name(25), "broker-z");
-        assert_eq!(group_name(26), "broker-aa");
+    fn acl_takes_an_optional_file() {
+        let start = |args: &[&str]| match Cli::try_parse_from(args).unwrap().command {
+            Cmd::Start(a) => a.acl,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(start(&["rmq-cluster", "start"]), None);
+        assert_eq!(
+            start(&["rmq-cluster", "start", "--acl", "--dir", "/x"]),
+            Some(None)
+        );
+        assert_eq!(
+            start(&["rmq-cluster", "start", "--acl", "my.yml"]),
+            Some(Some(PathBuf::from("my.yml")))
+        );
     }
 }

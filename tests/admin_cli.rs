@@ -123,20 +123,7 @@ fn send_consume_status_and_query_round_trip() {
     let s = Single::start(&[]);
     let ns = s.namesrv.addr();
     let broker = s.broker.addr();
-    mqadmin_ok(
-        &ns,
-        &[
-            "updateTopic",
-            "-b",
-            &broker,
-            "-t",
-            "RoundTrip",
-            "-r",
-            "2",
-            "-w",
-            "2",
-        ],
-    );
+    mqadmin_update_topic(&ns, &broker, "RoundTrip", 2);
     wait_route(&ns, "RoundTrip", "broker-a");
 
     let out = mqadmin_ok(

@@ -211,20 +211,7 @@ fn topic_perm_and_cluster_list() {
     let s = Single::start(&[]);
     let ns = s.namesrv.addr();
     let broker = s.broker.addr();
-    mqadmin_ok(
-        &ns,
-        &[
-            "updateTopic",
-            "-b",
-            &broker,
-            "-t",
-            "PermTopic",
-            "-r",
-            "3",
-            "-w",
-            "3",
-        ],
-    );
+    mqadmin_update_topic(&ns, &broker, "PermTopic", 3);
     wait_route(&ns, "PermTopic", "broker-a");
 
     let out = mqadmin_ok(
@@ -245,31 +232,24 @@ fn topic_perm_and_cluster_list() {
         route(&ns, "PermTopic").filter(|r| r.contains(r#""perm":4"#))
     });
 
-    let out = mqadmin_ok(
-        &ns,
-        &[
-            "updateTopicPerm",
-            "-c",
-            "DefaultCluster",
-            "-t",
-            "PermTopic",
-            "-p",
-            "4",
-        ],
-    );
+    // -c: every master of the cluster.
+    let perm_in_cluster = |perm: &str| {
+        mqadmin_ok(
+            &ns,
+            &[
+                "updateTopicPerm",
+                "-c",
+                "DefaultCluster",
+                "-t",
+                "PermTopic",
+                "-p",
+                perm,
+            ],
+        )
+    };
+    let out = perm_in_cluster("4");
     assert!(out.contains("new perm equals to the old one"), "{out}");
-    let out = mqadmin_ok(
-        &ns,
-        &[
-            "updateTopicPerm",
-            "-c",
-            "DefaultCluster",
-            "-t",
-            "PermTopic",
-            "-p",
-            "6",
-        ],
-    );
+    let out = perm_in_cluster("6");
     assert!(
         out.contains(&format!("update topic perm from 4 to 6 in {broker} success.")),
         "{out}"

@@ -7,57 +7,13 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use bytes::Bytes;
+use common::messages::{pull_all, send_request};
 use common::{request, run_bin, wait_until, Single};
 use rmq_remoting::headers::admin::CreateTopicRequestHeader;
 use rmq_remoting::headers::offset::{QueryConsumerOffsetRequestHeader, UpdateConsumerOffsetRequestHeader};
-use rmq_remoting::headers::pull::PullMessageRequestHeader;
-use rmq_remoting::headers::send::SendMessageRequestHeaderV2;
-use rmq_remoting::message::MessageRecord;
 use rmq_remoting::{RemotingCommand, RequestCode};
 
 const T: Duration = Duration::from_secs(10);
-
-fn send(topic: &str, queue_id: i32, body: &str) -> RemotingCommand {
-    let h = SendMessageRequestHeaderV2 {
-        a: "pg".into(),
-        b: topic.into(),
-        c: "TBW102".into(),
-        d: 4,
-        e: queue_id,
-        g: 1,
-        i: Some("WAIT\u{1}true".into()),
-        ..Default::default()
-    };
-    RemotingCommand::request_with(RequestCode::SEND_MESSAGE_V2, &h).with_body(Bytes::from(body.to_string()))
-}
-
-fn pull_all(addr: &str, topic: &str, queue_id: i32) -> Vec<MessageRecord> {
-    let mut out = Vec::new();
-    loop {
-        let h = PullMessageRequestHeader {
-            consumer_group: "checker".into(),
-            topic: topic.into(),
-            queue_id,
-            queue_offset: out.len() as i64,
-            max_msg_nums: 32,
-            sys_flag: 4,
-            subscription: Some("*".into()),
-            expression_type: Some("TAG".into()),
-            ..Default::default()
-        };
-        let r = request(
-            addr,
-            RemotingCommand::request_with(RequestCode::PULL_MESSAGE, &h),
-            T,
-        )
-        .expect("pull");
-        if r.code != 0 {
-            return out;
-        }
-        out.extend(MessageRecord::decode_all(&r.body).expect("records"));
-    }
-}
 
 fn commit(addr: &str, group: &str, topic: &str, q: i32, offset: i64) {
     let h = UpdateConsumerOffsetRequestHeader {
@@ -121,7 +77,7 @@ fn sigkill_keeps_topics_offsets_and_acknowledged_sync_flush_messages() {
     for i in 0..200 {
         let q = i % 4;
         let body = format!("msg-{i}");
-        let r = request(&addr, send("Crash", q, &body), T).unwrap();
+        let r = request(&addr, send_request("Crash", q, &body), T).unwrap();
         assert_eq!(r.code, 0, "SYNC_FLUSH send acknowledged: {r:?}");
         acked.entry(q).or_default().push(body);
     }
@@ -154,7 +110,7 @@ fn sigkill_keeps_topics_offsets_and_acknowledged_sync_flush_messages() {
     .unwrap();
     assert!(String::from_utf8_lossy(&all.body).contains("\"Crash\""));
     // Sends keep working after recovery, continuing each queue's offsets.
-    let r = request(&addr, send("Crash", 0, "after"), T).unwrap();
+    let r = request(&addr, send_request("Crash", 0, "after"), T).unwrap();
     assert_eq!(r.ext("queueOffset"), Some("50"));
 }
 
@@ -162,7 +118,7 @@ fn sigkill_keeps_topics_offsets_and_acknowledged_sync_flush_messages() {
 fn sigterm_unregisters_and_persists_offsets_at_once() {
     let mut s = Single::start(&[]);
     let addr = s.broker.addr();
-    let r = request(&addr, send("Graceful", 0, "x"), T).unwrap();
+    let r = request(&addr, send_request("Graceful", 0, "x"), T).unwrap();
     assert_eq!(r.code, 0);
     // Default interval is 5 s: a graceful stop must not wait for it.
     commit(&addr, "cg", "Graceful", 0, 1);

@@ -1,7 +1,8 @@
 //! Process-level failure tests of replication with the real binaries: SYNC_MASTER without a
 //! slave, a SYNC_MASTER killed with SIGKILL while a producer sends, and a master killed while a
 //! consumer is half-way (the nameserver shows the group read-only, the consumer drains the rest
-//! from the slave, the slave refuses writes, and an operator restarts it as a master).
+//! from the slave, `mqadmin topicStatus` reads the group's queues there, the slave refuses
+//! writes, and an operator restarts it as a master).
 
 mod common;
 mod ha_util;
@@ -160,6 +161,22 @@ async fn master_killed_group_goes_read_only_and_the_consumer_drains_the_slave() 
         "{addrs:?}"
     );
 
+    // topicStatus asks the slave of a group whose master is gone, as Apache's tool does.
+    let status = common::mqadmin_ok(&ns, &["topicStatus", "-t", TOPIC]);
+    let rows: Vec<(i32, u64)> = status
+        .lines()
+        .filter_map(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            (cols.first() == Some(&"broker-a")).then(|| (cols[1].parse().unwrap(), cols[3].parse().unwrap()))
+        })
+        .collect();
+    assert_eq!(rows.len(), QUEUES as usize, "{status}");
+    assert_eq!(
+        rows.iter().map(|(_, max)| max).sum::<u64>(),
+        COUNT as u64,
+        "{status}"
+    );
+
     // The consumer continues on the slave from the offsets it committed on the master.
     for q in 0..QUEUES {
         let from = query_offset(&client, &slave, GROUP, TOPIC, q)
@@ -266,5 +283,42 @@ async fn master_restarted_after_sigkill_the_slave_reconnects_and_continues() {
         3000,
         "nothing duplicated or missing across the master's restart"
     );
+    client.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_topic_born_just_before_its_master_died_is_served_by_the_slave() {
+    // The slave copies its master's topic table 3 s after start and then every 10 s; the topic
+    // below is auto-created on its first send and the master is killed within a second, so
+    // the slave must learn it from the replicated records themselves.
+    const FRESH: &str = "BornBeforeTheCrash";
+    const COUNT: usize = 200;
+    let mut group = Group::start_master("ASYNC_MASTER", TOPIC);
+    group.start_slave();
+    let client = RemotingClient::default();
+    let master = group.master.addr();
+    let slave = group.slave().addr();
+    let first_send = std::time::Instant::now();
+    let sent = send_range(&client, &master, FRESH, 0..COUNT, 32).await;
+    assert!(sent.iter().all(|(_, c)| *c == Some(0)), "{sent:?}");
+    group.wait_caught_up(Duration::from_secs(30));
+    group.master.kill_9();
+    let killed_after = first_send.elapsed();
+
+    let expected: BTreeSet<Bytes> = (0..COUNT).map(|i| Bytes::from(body(i))).collect();
+    let served: BTreeSet<Bytes> = all_bodies(&client, &slave, FRESH).await.into_iter().collect();
+    assert_eq!(
+        served.len(),
+        COUNT,
+        "the slave serves every acknowledged message of the new topic (master killed {killed_after:?} after the first send)"
+    );
+    assert_eq!(served, expected);
+
+    // A restarted slave still knows the topic: it learns it from its consume queues on disk.
+    group.slave.as_mut().expect("slave").terminate();
+    group.slave.as_mut().expect("slave").restart();
+    let client = RemotingClient::default();
+    let served: BTreeSet<Bytes> = all_bodies(&client, &slave, FRESH).await.into_iter().collect();
+    assert_eq!(served, expected, "after the slave's restart");
     client.shutdown();
 }

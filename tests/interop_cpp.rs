@@ -7,6 +7,9 @@
 //! keys and tags, and a C++ push consumer consume them: nothing may be missing, duplicates are
 //! allowed only as at-least-once redeliveries, and every tag, key and body must come back intact.
 //!
+//! `cpp_2_1_transaction_producer_commits_rolls_back_and_answers_checks` drives the C++ client's
+//! transaction producer through ctypes (`transaction.py`).
+//!
 //! Outside CI the tests skip (with a note) when the virtualenvs are absent; under `CI` they fail,
 //! because `scripts/test.sh` installs them first.
 
@@ -113,6 +116,21 @@ fn check_deliveries(got: &[serde_json::Value], topic: &str, run: &str, count: us
     eprintln!("{count} messages delivered, {dups} redeliveries");
 }
 
+/// How produce.py and consume.py are called: `--namesrv <ns> --topic <topic> --group <group>`,
+/// the script's own `flags`, then `--out <out>` (the JSON-lines file it writes).
+fn script_args<'a>(
+    ns: &'a str,
+    topic: &'a str,
+    group: &'a str,
+    flags: &[&'a str],
+    out: &'a str,
+) -> Vec<&'a str> {
+    let mut args = vec!["--namesrv", ns, "--topic", topic, "--group", group];
+    args.extend_from_slice(flags);
+    args.extend(["--out", out]);
+    args
+}
+
 /// Runs the C++ push consumer (consume.py) in group `cg_<run>` until `count` distinct messages
 /// arrived; asserts it succeeded and returns every delivery it recorded.
 fn cpp_consume(
@@ -127,20 +145,13 @@ fn cpp_consume(
     let got_out = got_path.to_str().expect("utf-8").to_string();
     let count = count.to_string();
     let group = format!("cg_{run}");
-    let args = [
-        "--namesrv",
+    let args = script_args(
         ns,
-        "--topic",
         topic,
-        "--group",
         &group,
-        "--expect",
-        &count,
-        "--timeout",
-        "150",
-        "--out",
+        &["--expect", &count, "--timeout", "150"],
         &got_out,
-    ];
+    );
     let out = run_py(python, "consume.py", &args, dir, Duration::from_secs(200));
     let got = read_jsonl(&got_path);
     assert!(
@@ -152,41 +163,41 @@ fn cpp_consume(
     got
 }
 
-fn cpp_round_trip(venv: &str, run: &str) {
-    let Some(python) = venv_python(venv) else { return };
+/// A fresh namesrv and broker with topic `InteropTopic_<run>` (4 queues) routed.
+fn start_with_topic(run: &str) -> (Single, String) {
     let single = Single::start(&[]);
-    let ns = single.namesrv.addr();
-    let dir = single.dir.path();
     let topic = format!("InteropTopic_{run}");
     create_topic(&single.broker.addr(), &topic, 4);
-    wait_route(&ns, &topic, "broker-a");
+    wait_route(&single.namesrv.addr(), &topic, "broker-a");
+    (single, topic)
+}
 
+/// Runs the C++ producer (produce.py) in group `pg_<run>` to send messages `0..count` of `run`;
+/// asserts it succeeded and returns the send results it recorded, one line per message.
+fn cpp_produce(
+    python: &Path,
+    ns: &str,
+    topic: &str,
+    run: &str,
+    count: usize,
+    dir: &Path,
+) -> Vec<serde_json::Value> {
     let sent_path = dir.join("sent.jsonl");
     let sent_out = sent_path.to_str().expect("utf-8").to_string();
-    let count = COUNT.to_string();
+    let count = count.to_string();
     let group = format!("pg_{run}");
-    let out = run_py(
-        &python,
-        "produce.py",
-        &[
-            "--namesrv",
-            &ns,
-            "--topic",
-            &topic,
-            "--group",
-            &group,
-            "--count",
-            &count,
-            "--run",
-            run,
-            "--out",
-            &sent_out,
-        ],
-        dir,
-        Duration::from_secs(300),
-    );
+    let args = script_args(ns, topic, &group, &["--count", &count, "--run", run], &sent_out);
+    let out = run_py(python, "produce.py", &args, dir, Duration::from_secs(300));
     assert!(out.status.success(), "{}", describe("produce.py", &out));
-    let sent = read_jsonl(&sent_path);
+    read_jsonl(&sent_path)
+}
+
+fn cpp_round_trip(venv: &str, run: &str) {
+    let Some(python) = venv_python(venv) else { return };
+    let (single, topic) = start_with_topic(run);
+    let ns = single.namesrv.addr();
+    let dir = single.dir.path();
+    let sent = cpp_produce(&python, &ns, &topic, run, COUNT, dir);
     assert_eq!(sent.len(), COUNT, "one result line per message");
     assert!(sent.iter().all(|r| r["status"] == 0), "every send is SEND_OK");
 
@@ -206,14 +217,6 @@ fn cpp_1_x_producer_and_push_consumer_exchange_1000_messages() {
 
 /// Messages in the mixed-client tests.
 const MIXED_COUNT: usize = 300;
-
-fn start_with_topic(run: &str) -> (Single, String) {
-    let single = Single::start(&[]);
-    let topic = format!("InteropTopic_{run}");
-    create_topic(&single.broker.addr(), &topic, 4);
-    wait_route(&single.namesrv.addr(), &topic, "broker-a");
-    (single, topic)
-}
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -267,31 +270,7 @@ fn cpp_2_1_producer_to_rust_push_consumer() {
     let (single, topic) = start_with_topic(run);
     let ns = single.namesrv.addr();
     let dir = single.dir.path();
-    let sent_path = dir.join("sent.jsonl");
-    let sent_out = sent_path.to_str().expect("utf-8").to_string();
-    let count = MIXED_COUNT.to_string();
-    let group = format!("pg_{run}");
-    let out = run_py(
-        &python,
-        "produce.py",
-        &[
-            "--namesrv",
-            &ns,
-            "--topic",
-            &topic,
-            "--group",
-            &group,
-            "--count",
-            &count,
-            "--run",
-            run,
-            "--out",
-            &sent_out,
-        ],
-        dir,
-        Duration::from_secs(300),
-    );
-    assert!(out.status.success(), "{}", describe("produce.py", &out));
+    cpp_produce(&python, &ns, &topic, run, MIXED_COUNT, dir);
 
     let got: Vec<serde_json::Value> = runtime().block_on(async {
         let config = rmq_client::PushConsumerConfig {
@@ -336,4 +315,101 @@ fn cpp_2_1_producer_to_rust_push_consumer() {
         v
     });
     check_deliveries(&got, &topic, run, MIXED_COUNT);
+}
+
+/// Sum of the max offsets of `topic`'s queues `0..queues`: how many messages it holds.
+fn messages_in(broker: &str, topic: &str, queues: i32) -> i64 {
+    (0..queues)
+        .map(|q| {
+            let header = rmq_remoting::headers::offset::GetMaxOffsetRequestHeader {
+                topic: topic.to_string(),
+                queue_id: q,
+                bname: None,
+            };
+            let cmd = rmq_remoting::RemotingCommand::request_with(
+                rmq_remoting::RequestCode::GET_MAX_OFFSET,
+                &header,
+            );
+            let resp = request(broker, cmd, Duration::from_secs(5)).expect("GET_MAX_OFFSET");
+            resp.ext_fields
+                .get("offset")
+                .and_then(|o| o.parse::<i64>().ok())
+                .expect("max offset in the reply")
+        })
+        .sum()
+}
+
+/// The C++ 2.1 client's transaction producer (`CreateTransactionProducer`,
+/// `SendMessageTransaction`, through ctypes): commits, rollbacks, and unknowns settled by the
+/// broker's check-back (answered by the C++ check callback). A C++ push consumer receives the
+/// committed ones; the topic holds exactly those. The broker's `transactionCheckInterval` and
+/// `transactionTimeOut` are small: they are the keys under test.
+#[test]
+fn cpp_2_1_transaction_producer_commits_rolls_back_and_answers_checks() {
+    let Some(python) = venv_python(".venv-cpp2") else {
+        return;
+    };
+    let run = "cpptxn";
+    let single = Single::start(&[
+        ("transactionCheckInterval", "1000"),
+        ("transactionTimeOut", "2000"),
+    ]);
+    let topic = format!("InteropTopic_{run}");
+    create_topic(&single.broker.addr(), &topic, 4);
+    wait_route(&single.namesrv.addr(), &topic, "broker-a");
+    let ns = single.namesrv.addr();
+    let dir = single.dir.path();
+    let out_path = dir.join("txn.jsonl");
+    let out_arg = out_path.to_str().expect("utf-8").to_string();
+    let group = format!("pg_{run}");
+    let out = run_py(
+        &python,
+        "transaction.py",
+        &[
+            "--namesrv",
+            &ns,
+            "--topic",
+            &topic,
+            "--group",
+            &group,
+            "--run",
+            run,
+            "--rounds",
+            "2",
+            "--wait",
+            "90",
+            "--out",
+            &out_arg,
+        ],
+        dir,
+        Duration::from_secs(150),
+    );
+    assert!(out.status.success(), "{}", describe("transaction.py", &out));
+    let log = read_jsonl(&out_path);
+    let checked: BTreeSet<String> = log
+        .iter()
+        .filter_map(|r| r["check"].as_str().map(str::to_string))
+        .collect();
+    for c in &checked {
+        assert!(
+            c.starts_with("unknown-"),
+            "a settled transaction was checked: {c}"
+        );
+    }
+    let committed: BTreeSet<String> = log
+        .iter()
+        .filter_map(|r| r["send"].as_str())
+        .filter(|b| b.starts_with("commit-") || b.starts_with("unknown-commit-"))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(committed.len(), 4, "{log:?}");
+
+    let got = cpp_consume(&python, &ns, &topic, run, committed.len(), dir);
+    let bodies: BTreeSet<String> = got
+        .iter()
+        .map(|r| r["body"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(bodies, committed, "exactly the committed messages are consumed");
+    // Each committed once, nothing rolled back stored: the topic holds exactly four messages.
+    assert_eq!(messages_in(&single.broker.addr(), &topic, 4), 4);
 }

@@ -123,6 +123,8 @@ fn sigterm_is_clean_and_kv_survives_restart_and_sigkill() {
     let status = ns.terminate().expect("exit status");
     assert!(status.success(), "SIGTERM exit: {status:?}\n{}", ns.proc.log());
     assert!(ns.proc.log().contains("SIGTERM received"));
+    // A log file is not a terminal: no colour codes (the broker shares the same logging setup).
+    assert!(!ns.proc.log().contains('\x1b'), "{:?}", ns.proc.log());
 
     ns.restart();
     assert_eq!(get_kv(&addr, "TopicA").as_deref(), Some("broker-a:4"));

@@ -35,7 +35,7 @@ pub fn echo_server() -> anyhow::Result<()> {
 }
 
 /// Round trips of `size` bytes for `duration`; prints the rate and latencies.
-pub fn run(size: usize, duration: Duration) -> anyhow::Result<()> {
+pub fn run(size: usize, duration: Duration, json: bool) -> anyhow::Result<()> {
     let exe = std::env::current_exe().context("cannot find rmq-bench's own path")?;
     let mut child = Command::new(exe)
         .arg("echo-server")
@@ -54,7 +54,7 @@ pub fn run(size: usize, duration: Duration) -> anyhow::Result<()> {
     frame.extend_from_slice(&(size as u32).to_be_bytes());
     frame.resize(size + 4, b'x');
     let mut back = vec![0u8; size + 4];
-    let mut hist = crate::new_histogram();
+    let mut hist = crate::stats::new_histogram();
     let start = Instant::now();
     let mut n = 0u64;
     while start.elapsed() < duration {
@@ -71,14 +71,15 @@ pub fn run(size: usize, duration: Duration) -> anyhow::Result<()> {
     }
     let secs = start.elapsed().as_secs_f64();
     let rate = n as f64 / secs;
-    println!(
-        "rtt: {n} round trips of {size} bytes between two processes in {secs:.2} s: {rate:.0} round trips/s"
-    );
-    crate::print_latency(&hist);
-    println!(
-        "RESULT mode=rtt size={size} ok={n} secs={secs:.2} tps={rate:.0} p50_us={} p99_us={}",
-        hist.value_at_quantile(0.5),
-        hist.value_at_quantile(0.99)
-    );
+    let mut summary = crate::stats::Summary::new("rtt");
+    summary
+        .set("size", size as u64)
+        .counts(n, 0, secs)
+        .latency("", &hist)
+        .line(format!(
+            "rtt: {n} round trips of {size} bytes between two processes in {secs:.2} s: {rate:.0} round trips/s"
+        ))
+        .line(crate::latency_line("latency", &hist));
+    summary.print(json);
     Ok(())
 }

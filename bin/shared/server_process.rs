@@ -1,9 +1,13 @@
 //! What the long-running server binaries (mqnamesrv, mqbroker) share: logging through `tracing`
-//! with `RUST_LOG` (default `info`) on stderr, and waiting for SIGTERM or SIGINT.
+//! with `RUST_LOG` (default `info`) on stderr, coloured only when stderr is a terminal, and
+//! waiting for SIGTERM or SIGINT.
+
+use std::io::IsTerminal;
 
 use anyhow::Context;
 
-/// Installs the stderr log subscriber, filtered by `RUST_LOG` (default `info`).
+/// Installs the stderr log subscriber, filtered by `RUST_LOG` (default `info`). Colour codes only
+/// go to a terminal, not to files, pipes or container logs.
 pub fn init_logging() {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -11,6 +15,7 @@ pub fn init_logging() {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 }
 

@@ -47,7 +47,6 @@ fn base_props(ns: &str) -> Vec<(&'static str, String)> {
         ("namesrvAddr", ns.to_string()),
         ("mapedFileSizeCommitLog", FILE_SIZE.to_string()),
         ("maxMessageSize", MAX_MESSAGE.to_string()),
-        ("slaveReadEnable", "true".to_string()),
     ]
 }
 

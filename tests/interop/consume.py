@@ -30,6 +30,8 @@ def main():
     ap.add_argument("--expect", type=int, required=True)
     ap.add_argument("--timeout", type=float, default=120.0)
     ap.add_argument("--out", required=True)
+    ap.add_argument("--access-key", help="sign requests for a broker with aclEnable=true")
+    ap.add_argument("--secret-key")
     args = ap.parse_args()
 
     lock = threading.Lock()
@@ -56,6 +58,8 @@ def main():
 
     consumer = PushConsumer(args.group)
     consumer.set_namesrv_addr(args.namesrv)
+    if args.access_key:
+        consumer.set_session_credentials(args.access_key, args.secret_key, "")
     consumer.subscribe(args.topic, on_message)
     consumer.start()
     ok = done.wait(args.timeout)

@@ -22,10 +22,14 @@ def main():
     ap.add_argument("--count", type=int, default=1000)
     ap.add_argument("--run", default="r")
     ap.add_argument("--out", required=True)
+    ap.add_argument("--access-key", help="sign requests for a broker with aclEnable=true")
+    ap.add_argument("--secret-key")
     args = ap.parse_args()
 
     producer = Producer(args.group)
     producer.set_namesrv_addr(args.namesrv)
+    if args.access_key:
+        producer.set_session_credentials(args.access_key, args.secret_key, "")
     producer.start()
     failures = 0
     with open(args.out, "w") as out:

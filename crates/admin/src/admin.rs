@@ -56,6 +56,16 @@ impl Admin {
         })
     }
 
+    /// Signs every request with `credentials` (for brokers with `aclEnable=true`).
+    pub fn with_credentials(mut self, credentials: rmq_remoting::acl::SessionCredentials) -> Admin {
+        self.client.shutdown();
+        self.client = RemotingClient::new(ClientConfig {
+            credentials: Some(credentials),
+            ..ClientConfig::default()
+        });
+        self
+    }
+
     /// Sets the per-RPC timeout.
     pub fn with_timeout(mut self, timeout: Duration) -> Admin {
         self.timeout = timeout;
@@ -83,11 +93,7 @@ impl Admin {
         if resp.is_success() {
             Ok(resp)
         } else {
-            Err(AdminError::Remote {
-                addr: addr.to_string(),
-                code: resp.code,
-                remark: resp.remark.unwrap_or_default(),
-            })
+            Err(AdminError::refused(addr, &resp))
         }
     }
 
@@ -136,11 +142,7 @@ impl Admin {
             .invoke_namesrv(RemotingCommand::request(RequestCode::GET_BROKER_CLUSTER_INFO))
             .await?;
         if !resp.is_success() {
-            return Err(AdminError::Remote {
-                addr: ns,
-                code: resp.code,
-                remark: resp.remark.unwrap_or_default(),
-            });
+            return Err(AdminError::refused(ns, &resp));
         }
         Self::decode(&ns, &resp.body)
     }
@@ -157,11 +159,7 @@ impl Admin {
             return Ok(None);
         }
         if !resp.is_success() {
-            return Err(AdminError::Remote {
-                addr: ns,
-                code: resp.code,
-                remark: resp.remark.unwrap_or_default(),
-            });
+            return Err(AdminError::refused(ns, &resp));
         }
         Self::decode(&ns, &resp.body).map(Some)
     }
@@ -190,6 +188,29 @@ impl Admin {
             )));
         }
         Ok(masters)
+    }
+
+    /// Every broker address (masters and slaves) of `cluster`, sorted; an unknown or empty
+    /// cluster is an error listing the clusters that exist.
+    pub async fn brokers_of_cluster(&self, cluster: &str) -> Result<Vec<String>, AdminError> {
+        let info = self.cluster_info().await?;
+        let mut out: Vec<String> = info
+            .cluster_addr_table
+            .get(cluster)
+            .into_iter()
+            .flatten()
+            .filter_map(|name| info.broker_addr_table.get(name))
+            .flat_map(|b| b.broker_addrs.values().cloned())
+            .collect();
+        out.sort();
+        if out.is_empty() {
+            let known: Vec<&str> = info.cluster_addr_table.keys().map(String::as_str).collect();
+            return Err(AdminError::Invalid(format!(
+                "cluster {cluster} has no broker; clusters known to the name server: [{}] (see `mqadmin clusterList`)",
+                known.join(", ")
+            )));
+        }
+        Ok(out)
     }
 
     /// Closes every connection.

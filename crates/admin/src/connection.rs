@@ -28,10 +28,18 @@ fn check_group(group: &str) -> Result<(), AdminError> {
     Ok(())
 }
 
-/// `consumerConnection -g <group>`: the first broker of the `%RETRY%<group>` route that knows
-/// connected members answers; when none does, the error says CONSUMER_NOT_ONLINE and lists what
-/// each broker answered.
-pub async fn consumer_connection(admin: &Admin, group: &str, out: &mut String) -> Result<(), AdminError> {
+/// Who of a consumer group is connected, as the first broker that lists members says.
+#[derive(Debug, Clone)]
+pub enum Members {
+    /// A broker listed these connections, subscriptions and settings.
+    Online(ConsumerConnection),
+    /// No broker listed a member; what each broker of the retry route answered.
+    Offline(Vec<String>),
+}
+
+/// GET_CONSUMER_CONNECTION_LIST at each broker of the `%RETRY%<group>` route until one lists
+/// members. A group without a retry route has never heart-beaten a broker: that is an error.
+pub async fn consumer_members(admin: &Admin, group: &str) -> Result<Members, AdminError> {
     check_group(group)?;
     let group = group.trim();
     let retry = format!("{RETRY_PREFIX}{group}");
@@ -54,23 +62,36 @@ pub async fn consumer_connection(admin: &Admin, group: &str, out: &mut String) -
             Ok(resp) => {
                 let cc: ConsumerConnection = Admin::decode(addr, &resp.body)?;
                 if !cc.connection_set.is_empty() {
-                    render_consumer_connection(&cc, out);
-                    return Ok(());
+                    return Ok(Members::Online(cc));
                 }
                 answers.push(format!("{addr} listed no connection"));
             }
             Err(e) => answers.push(e.to_string()),
         }
     }
-    Err(AdminError::Invalid(format!(
-        "consumer group {group} is not online ({}): {}; start a consumer of the group, or check -g",
-        ResponseCode::CONSUMER_NOT_ONLINE.name(),
-        if answers.is_empty() {
-            "its retry topic's route names no broker".to_string()
-        } else {
-            answers.join("; ")
+    Ok(Members::Offline(answers))
+}
+
+/// `consumerConnection -g <group>`: the first broker of the `%RETRY%<group>` route that knows
+/// connected members answers; when none does, the error says CONSUMER_NOT_ONLINE and lists what
+/// each broker answered.
+pub async fn consumer_connection(admin: &Admin, group: &str, out: &mut String) -> Result<(), AdminError> {
+    match consumer_members(admin, group).await? {
+        Members::Online(cc) => {
+            render_consumer_connection(&cc, out);
+            Ok(())
         }
-    )))
+        Members::Offline(answers) => Err(AdminError::Invalid(format!(
+            "consumer group {} is not online ({}): {}; start a consumer of the group, or check -g",
+            group.trim(),
+            ResponseCode::CONSUMER_NOT_ONLINE.name(),
+            if answers.is_empty() {
+                "its retry topic's route names no broker".to_string()
+            } else {
+                answers.join("; ")
+            }
+        ))),
+    }
 }
 
 fn connection_row(index: usize, c: &Connection, width: usize) -> String {

@@ -15,6 +15,32 @@ use crate::admin::Admin;
 use crate::error::AdminError;
 use crate::message::{client_msg_id, message_ext_string, plain_body};
 
+/// The PULL_MESSAGE header the tools send: every tag (`*`), a fresh subscription, no offset
+/// commit; `suspend_ms` 0 answers at once, more lets the broker hold the pull.
+pub(crate) fn tool_pull_header(
+    group: &str,
+    topic: &str,
+    queue_id: i32,
+    offset: i64,
+    max: i32,
+    suspend_ms: i64,
+) -> PullMessageRequestHeader {
+    PullMessageRequestHeader {
+        consumer_group: group.to_string(),
+        topic: topic.to_string(),
+        queue_id,
+        queue_offset: offset,
+        max_msg_nums: max,
+        sys_flag: pull_sys_flag::SUBSCRIPTION,
+        commit_offset: 0,
+        suspend_timeout_millis: suspend_ms,
+        subscription: Some("*".into()),
+        sub_version: 0,
+        expression_type: Some("TAG".into()),
+        bname: None,
+    }
+}
+
 /// Group Apache's tool pulls as.
 pub const TOOLS_CONSUMER: &str = "TOOLS_CONSUMER";
 
@@ -151,20 +177,7 @@ async fn pull_queue(
     let mut offset = min;
     while offset < max && printed < limit {
         let batch = (max - offset).min(32).min(limit - printed) as i32;
-        let header = PullMessageRequestHeader {
-            consumer_group: c.group.clone(),
-            topic: c.topic.clone(),
-            queue_id: q.queue_id,
-            queue_offset: offset,
-            max_msg_nums: batch,
-            sys_flag: pull_sys_flag::SUBSCRIPTION,
-            commit_offset: 0,
-            suspend_timeout_millis: 20_000,
-            subscription: Some("*".into()),
-            sub_version: 0,
-            expression_type: Some("TAG".into()),
-            bname: None,
-        };
+        let header = tool_pull_header(&c.group, &c.topic, q.queue_id, offset, batch, 20_000);
         let resp = admin
             .invoke_raw(
                 &q.addr,
@@ -213,13 +226,7 @@ async fn pull_queue(
                 let _ = writeln!(out, "{mq} print msg finished. status={status}, offset={offset}");
                 break;
             }
-            _ => {
-                return Err(AdminError::Remote {
-                    addr: q.addr.clone(),
-                    code: resp.code,
-                    remark: resp.remark.unwrap_or_default(),
-                })
-            }
+            _ => return Err(AdminError::refused(&q.addr, &resp)),
         }
     }
     Ok(printed)

@@ -1,9 +1,10 @@
 //! `consumerProgress -g <group>`: the group's offsets against each queue's max offset, from
-//! GET_CONSUME_STATS on every broker that holds the group's `%RETRY%` topic.
+//! GET_CONSUME_STATS on every broker that holds the group's `%RETRY%` topic; the typed
+//! [`group_progress`] and [`consumer_groups`] behind it are what the web console shows.
 
 use std::fmt::Write;
 
-use rmq_remoting::body::{ConsumeStats, MqMap, OffsetWrapper};
+use rmq_remoting::body::{ConsumeStats, MqMap, OffsetWrapper, SubscriptionGroupWrapper};
 use rmq_remoting::headers::admin::GetConsumeStatsRequestHeader;
 use rmq_remoting::{RemotingCommand, RequestCode};
 
@@ -14,8 +15,49 @@ use crate::format;
 /// Prefix of a group's retry topic.
 pub const RETRY_PREFIX: &str = "%RETRY%";
 
-/// `consumerProgress -g <group>`.
-pub async fn consumer_progress(admin: &Admin, group: &str, out: &mut String) -> Result<(), AdminError> {
+/// A consumer group's progress over every broker that holds its retry topic.
+#[derive(Debug, Clone, Default)]
+pub struct GroupProgress {
+    /// Queue → broker offset, committed offset, last consumed store time.
+    pub offsets: MqMap<OffsetWrapper>,
+    /// Consume rate summed over the brokers, messages per second.
+    pub tps: f64,
+}
+
+impl GroupProgress {
+    /// Messages not yet consumed, over all queues.
+    pub fn total_lag(&self) -> i64 {
+        self.offsets
+            .values()
+            .map(|o| o.broker_offset.saturating_sub(o.consumer_offset).max(0))
+            .sum()
+    }
+}
+
+/// GET_CONSUME_STATS of `group` at the broker `addr`: every queue of the group's topics, or only
+/// `topic`'s when given.
+pub(crate) async fn consume_stats(
+    admin: &Admin,
+    addr: &str,
+    group: &str,
+    topic: Option<&str>,
+) -> Result<ConsumeStats, AdminError> {
+    let header = GetConsumeStatsRequestHeader {
+        consumer_group: group.to_string(),
+        topic: topic.map(str::to_string),
+    };
+    let resp = admin
+        .invoke(
+            addr,
+            RemotingCommand::request_with(RequestCode::GET_CONSUME_STATS, &header),
+        )
+        .await?;
+    Admin::decode(addr, &resp.body)
+}
+
+/// GET_CONSUME_STATS for `group` at the master of every broker of its `%RETRY%` route. A group
+/// the name server has no retry route for has never been online: that is an error saying so.
+pub async fn group_progress(admin: &Admin, group: &str) -> Result<GroupProgress, AdminError> {
     if group.trim().is_empty() {
         return Err(AdminError::Invalid(
             "the group name is blank; pass -g <consumerGroup>".into(),
@@ -28,32 +70,48 @@ pub async fn consumer_progress(admin: &Admin, group: &str, out: &mut String) -> 
              it has never been online (CONSUMER_NOT_ONLINE)"
         ))
     })?;
-    let mut all: MqMap<OffsetWrapper> = MqMap::default();
-    let mut tps = 0.0;
+    let mut progress = GroupProgress::default();
     for b in &route.broker_datas {
         let Some(addr) = b.master_addr() else { continue };
-        let header = GetConsumeStatsRequestHeader {
-            consumer_group: group.into(),
-            topic: None,
-        };
-        let resp = admin
-            .invoke(
-                addr,
-                RemotingCommand::request_with(RequestCode::GET_CONSUME_STATS, &header),
-            )
-            .await?;
-        let stats: ConsumeStats = Admin::decode(addr, &resp.body)?;
-        tps += stats.consume_tps;
-        all.extend(stats.offset_table.0);
+        let stats = consume_stats(admin, addr, group, None).await?;
+        progress.tps += stats.consume_tps;
+        progress.offsets.extend(stats.offset_table.0);
     }
-    if all.is_empty() {
+    Ok(progress)
+}
+
+/// `consumerProgress -g <group>`.
+pub async fn consumer_progress(admin: &Admin, group: &str, out: &mut String) -> Result<(), AdminError> {
+    let progress = group_progress(admin, group).await?;
+    if progress.offsets.is_empty() {
         return Err(AdminError::Invalid(format!(
             "no consume stats for group {group}: the offset table is empty, maybe the consumer has not \
              consumed any message yet (CONSUMER_NOT_ONLINE)"
         )));
     }
-    render_progress(&all, tps, out);
+    render_progress(&progress.offsets, progress.tps, out);
     Ok(())
+}
+
+/// Every subscription group the masters of the cluster(s) know (GET_ALL_SUBSCRIPTIONGROUP_CONFIG
+/// at each master), sorted and without duplicates. A master that does not answer is skipped and
+/// named in the second list, so one dead broker does not hide the others' groups.
+pub async fn consumer_groups(admin: &Admin) -> Result<(Vec<String>, Vec<String>), AdminError> {
+    let info = admin.cluster_info().await?;
+    let mut groups = std::collections::BTreeSet::new();
+    let mut failed = Vec::new();
+    for bd in info.broker_addr_table.values() {
+        let Some(addr) = bd.master_addr() else { continue };
+        let cmd = RemotingCommand::request(RequestCode::GET_ALL_SUBSCRIPTIONGROUP_CONFIG);
+        match admin.invoke(addr, cmd).await {
+            Ok(resp) => {
+                let w: SubscriptionGroupWrapper = Admin::decode(addr, &resp.body)?;
+                groups.extend(w.subscription_group_table.into_keys());
+            }
+            Err(e) => failed.push(format!("{}: {e}", bd.broker_name)),
+        }
+    }
+    Ok((groups.into_iter().collect(), failed))
 }
 
 /// The `consumerProgress` table and totals.

@@ -2,7 +2,7 @@
 
 use rmq_remoting::body::BodyError;
 use rmq_remoting::net::NetError;
-use rmq_remoting::ResponseCode;
+use rmq_remoting::{RemotingCommand, ResponseCode};
 
 /// Why an admin command failed.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +43,15 @@ pub fn code_name(code: i32) -> String {
 }
 
 impl AdminError {
+    /// `resp`, a non-SUCCESS answer from `addr`, as [`AdminError::Remote`].
+    pub fn refused(addr: impl Into<String>, resp: &RemotingCommand) -> AdminError {
+        AdminError::Remote {
+            addr: addr.into(),
+            code: resp.code,
+            remark: resp.remark.clone().unwrap_or_default(),
+        }
+    }
+
     /// The response code of a remote refusal, if this is one.
     pub fn remote_code(&self) -> Option<i32> {
         match self {

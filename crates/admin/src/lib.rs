@@ -6,16 +6,21 @@
 //! still shows what it did) and returns a typed error whose text says what to do next.
 //! [`Admin`] holds the name server list and one multiplexing connection pool.
 
+pub mod acl;
 pub mod admin;
 pub mod broker;
+pub mod browse;
 pub mod connection;
 pub mod consume;
 pub mod consumer;
+pub mod direct;
 pub mod error;
 pub mod format;
 pub mod group;
 pub mod message;
 pub mod namesrv;
+pub mod query;
+pub mod reset;
 pub mod topic;
 pub mod topic_perm;
 

@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 use std::io::Read;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 
 use bytes::Bytes;
 use rand::Rng;
@@ -15,6 +15,7 @@ use rmq_remoting::message::id::{decode_offset_msg_id, UniqIdGenerator};
 use rmq_remoting::message::properties::{self, keys};
 use rmq_remoting::message::record::MessageRecord;
 use rmq_remoting::message::sys_flag;
+use rmq_remoting::net::local_ip::local_ipv4;
 use rmq_remoting::{RemotingCommand, RequestCode, ResponseCode};
 
 use crate::admin::Admin;
@@ -136,7 +137,7 @@ pub async fn send_message(admin: &Admin, m: &SendMessage, out: &mut String) -> R
         )));
     }
 
-    let uniq = UniqIdGenerator::new(Ipv4Addr::LOCALHOST, std::process::id(), rand::thread_rng().gen());
+    let uniq = UniqIdGenerator::new(local_ipv4(), std::process::id(), rand::thread_rng().gen());
     let msg_id = uniq.next_id(now_ms());
     let mut props = properties::Properties::new();
     props.insert(keys::UNIQ_KEY.into(), msg_id.clone());
@@ -195,13 +196,7 @@ pub async fn send_message(admin: &Admin, m: &SendMessage, out: &mut String) -> R
                     );
                     return Ok(());
                 }
-                None => {
-                    last_err = Some(AdminError::Remote {
-                        addr: pick.addr.clone(),
-                        code: resp.code,
-                        remark: resp.remark.unwrap_or_default(),
-                    })
-                }
+                None => last_err = Some(AdminError::refused(&pick.addr, &resp)),
             },
             Err(e) => last_err = Some(e),
         }
@@ -264,19 +259,35 @@ pub fn message_ext_string(rec: &MessageRecord, broker_name: &str) -> String {
     )
 }
 
+/// VIEW_MESSAGE_BY_ID at the broker an offset msgId names (its store host and commit-log
+/// offset); an id that is not one is an error saying what an offset msgId looks like.
+pub async fn message_by_offset_id(admin: &Admin, id: &str) -> Result<MessageRecord, AdminError> {
+    let (addr, offset) = decode_offset_msg_id(id).ok_or_else(|| {
+        AdminError::Invalid(format!(
+            "{id} is not an offset msgId (32 hex digits: store host ip, port, commit log offset); \
+             use the offsetMsgId a send returns or that consumeMessage prints as msgId=…"
+        ))
+    })?;
+    let addr = addr.to_string();
+    let (_, resp) = admin.call(&addr, &ViewMessageRequestHeader { offset }).await?;
+    let (rec, _) = MessageRecord::decode(&resp.body, false)
+        .map_err(|e| AdminError::Invalid(format!("{addr} returned an undecodable message: {e}")))?;
+    Ok(rec)
+}
+
 /// `queryMsgById -i <offsetMsgId[,id…]>`: VIEW_MESSAGE_BY_ID at the broker named in each id.
-pub async fn query_msg_by_id(admin: &Admin, ids: &str, out: &mut String) -> Result<(), AdminError> {
+pub async fn query_msg_by_id(
+    admin: &Admin,
+    ids: &str,
+    consume: Option<(&str, &str)>,
+    out: &mut String,
+) -> Result<(), AdminError> {
     for id in ids.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let (addr, offset) = decode_offset_msg_id(id).ok_or_else(|| {
-            AdminError::Invalid(format!(
-                "{id} is not an offset msgId (32 hex digits: store host ip, port, commit log offset); \
-                 use the offsetMsgId a send returns or that consumeMessage prints as msgId=…"
-            ))
-        })?;
-        let addr = addr.to_string();
-        let (_, resp) = admin.call(&addr, &ViewMessageRequestHeader { offset }).await?;
-        let (rec, _) = MessageRecord::decode(&resp.body, false)
-            .map_err(|e| AdminError::Invalid(format!("{addr} returned an undecodable message: {e}")))?;
+        let rec = message_by_offset_id(admin, id).await?;
+        if let Some((group, client_id)) = consume {
+            crate::direct::consume_directly(admin, &rec, group, client_id, out).await?;
+            continue;
+        }
         render_message_detail(id, &rec, out);
     }
     Ok(())
@@ -284,10 +295,15 @@ pub async fn query_msg_by_id(admin: &Admin, ids: &str, out: &mut String) -> Resu
 
 /// The `queryMsgById` block for one message.
 pub fn render_message_detail(id: &str, rec: &MessageRecord, out: &mut String) {
+    let _ = writeln!(out, "{:<20} {id}", "OffsetID:");
+    render_message_fields(rec, out);
+}
+
+/// The block without its `OffsetID:` line (`queryMsgByUniqueKey`).
+pub fn render_message_fields(rec: &MessageRecord, out: &mut String) {
     let props = properties::parse(&rec.properties);
     let opt = |k: &str| rec.property(k).unwrap_or("null").to_string();
-    let rows: [(&str, String); 15] = [
-        ("OffsetID:", id.to_string()),
+    let rows: [(&str, String); 14] = [
         ("Topic:", rec.topic.clone()),
         ("Tags:", format!("[{}]", opt(keys::TAGS))),
         ("Keys:", format!("[{}]", opt(keys::KEYS))),

@@ -3,8 +3,10 @@
 
 use std::fmt::Write;
 
+use rmq_remoting::body::route::MASTER_ID;
 use rmq_remoting::body::{
-    ClusterInfo, MqMap, TopicConfig, TopicFilterType, TopicList, TopicOffset, TopicRouteData, TopicStatsTable,
+    BrokerData, ClusterInfo, MqMap, TopicConfig, TopicFilterType, TopicList, TopicOffset, TopicRouteData,
+    TopicStatsTable,
 };
 use rmq_remoting::headers::admin::{
     CreateTopicRequestHeader, DeleteTopicInBrokerRequestHeader, GetTopicStatsInfoRequestHeader,
@@ -278,24 +280,60 @@ pub async fn topic_route(admin: &Admin, topic: &str, list: bool, out: &mut Strin
     Ok(())
 }
 
-/// `topicStatus`: GET_TOPIC_STATS_INFO from the master of every broker in the route.
+/// `topicStatus`: GET_TOPIC_STATS_INFO from every broker group in the route. As Apache's
+/// `selectBrokerAddr`, a group is asked at its master, else at a slave, so a group whose master
+/// is down still shows its queues; an address that cannot be reached moves on to the group's next.
 pub async fn topic_status(admin: &Admin, topic: &str, out: &mut String) -> Result<(), AdminError> {
+    let all = topic_offsets(admin, topic).await?;
+    render_topic_status(&all, out);
+    Ok(())
+}
+
+/// Every queue of `topic` with its min and max offset (what `topicStatus` prints): each broker
+/// group of the route is asked at its master, else at a slave.
+pub async fn topic_offsets(admin: &Admin, topic: &str) -> Result<MqMap<TopicOffset>, AdminError> {
     let route = admin.route_required(topic).await?;
     let mut all: MqMap<TopicOffset> = MqMap::default();
     for b in &route.broker_datas {
-        let Some(addr) = b.master_addr() else { continue };
-        let header = GetTopicStatsInfoRequestHeader { topic: topic.into() };
-        let resp = admin
-            .invoke(
-                addr,
-                RemotingCommand::request_with(RequestCode::GET_TOPIC_STATS_INFO, &header),
-            )
-            .await?;
-        let table: TopicStatsTable = Admin::decode(addr, &resp.body)?;
-        all.extend(table.offset_table.0);
+        let mut last = None;
+        for addr in master_first(b) {
+            match topic_stats(admin, addr, topic).await {
+                Ok(table) => {
+                    all.extend(table.offset_table.0);
+                    last = None;
+                    break;
+                }
+                Err(e @ AdminError::Net(_)) => last = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        if let Some(e) = last {
+            return Err(e);
+        }
     }
-    render_topic_status(&all, out);
-    Ok(())
+    Ok(all)
+}
+
+/// A group's addresses, the master first, then the slaves by id.
+fn master_first(b: &BrokerData) -> impl Iterator<Item = &str> {
+    b.master_addr().into_iter().chain(
+        b.broker_addrs
+            .iter()
+            .filter(|(id, _)| **id != MASTER_ID)
+            .map(|(_, a)| a.as_str()),
+    )
+}
+
+/// GET_TOPIC_STATS_INFO of `topic` at `addr`.
+pub async fn topic_stats(admin: &Admin, addr: &str, topic: &str) -> Result<TopicStatsTable, AdminError> {
+    let header = GetTopicStatsInfoRequestHeader { topic: topic.into() };
+    let resp = admin
+        .invoke(
+            addr,
+            RemotingCommand::request_with(RequestCode::GET_TOPIC_STATS_INFO, &header),
+        )
+        .await?;
+    Admin::decode(addr, &resp.body)
 }
 
 /// The `topicStatus` table.
@@ -321,28 +359,16 @@ pub fn render_topic_status(all: &MqMap<TopicOffset>, out: &mut String) {
 
 /// `topicList`: every topic the name server knows; with `-c` also each topic's cluster(s).
 pub async fn topic_list(admin: &Admin, cluster_mode: bool, out: &mut String) -> Result<(), AdminError> {
-    let (ns, resp) = admin
-        .invoke_namesrv(RemotingCommand::request(
-            RequestCode::GET_ALL_TOPIC_LIST_FROM_NAMESERVER,
-        ))
-        .await?;
-    if !resp.is_success() {
-        return Err(AdminError::Remote {
-            addr: ns,
-            code: resp.code,
-            remark: resp.remark.unwrap_or_default(),
-        });
-    }
-    let list: TopicList = Admin::decode(&ns, &resp.body)?;
+    let names = topic_names(admin).await?;
     if !cluster_mode {
-        for t in &list.topic_list {
+        for t in &names {
             let _ = writeln!(out, "{t}");
         }
         return Ok(());
     }
     let info = admin.cluster_info().await?;
     let _ = writeln!(out, "{:<20}  {:<48}", "#Cluster Name", "#Topic");
-    for t in &list.topic_list {
+    for t in &names {
         let Some(route) = admin.route(t).await? else {
             continue;
         };
@@ -362,6 +388,20 @@ pub async fn topic_list(admin: &Admin, cluster_mode: bool, out: &mut String) -> 
         }
     }
     Ok(())
+}
+
+/// GET_ALL_TOPIC_LIST_FROM_NAMESERVER from the first reachable name server: every topic name.
+pub async fn topic_names(admin: &Admin) -> Result<Vec<String>, AdminError> {
+    let (ns, resp) = admin
+        .invoke_namesrv(RemotingCommand::request(
+            RequestCode::GET_ALL_TOPIC_LIST_FROM_NAMESERVER,
+        ))
+        .await?;
+    if !resp.is_success() {
+        return Err(AdminError::refused(ns, &resp));
+    }
+    let list: TopicList = Admin::decode(&ns, &resp.body)?;
+    Ok(list.topic_list.into_iter().collect())
 }
 
 /// Clusters whose broker list names a broker of `route`, sorted.
@@ -437,6 +477,19 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("writeQueueNums"));
+    }
+
+    #[test]
+    fn topic_status_asks_the_master_then_the_slaves() {
+        let mut b = BrokerData {
+            broker_name: "broker-a".into(),
+            ..Default::default()
+        };
+        b.broker_addrs.insert(2, "s2".into());
+        b.broker_addrs.insert(1, "s1".into());
+        assert_eq!(master_first(&b).collect::<Vec<_>>(), ["s1", "s2"]);
+        b.broker_addrs.insert(MASTER_ID, "m".into());
+        assert_eq!(master_first(&b).collect::<Vec<_>>(), ["m", "s1", "s2"]);
     }
 
     #[test]

@@ -13,6 +13,43 @@ use rmq_remoting::message::tags::TagFilter;
 use rmq_remoting::net::Connection;
 use rmq_remoting::LanguageCode;
 
+use crate::filter::{is_tag_type, Selector, SelectorCache, EXPRESSION_TYPE_SQL92};
+
+/// How a subscription selects messages, compiled once when the subscription is registered.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SubFilter {
+    /// By tag hash code in the consume queue (the client re-checks the tag string).
+    Tag(TagFilter),
+    /// By a SQL92 selector over each message's properties.
+    Sql(Arc<Selector>),
+    /// A non-TAG expression that cannot be used: why (a compile error or an unknown type).
+    Invalid(String),
+}
+
+impl SubFilter {
+    /// Compiles `expression` of `expression_type` (`TAG`, empty, or `SQL92`).
+    pub fn build(expression: &str, expression_type: &str, selectors: &SelectorCache) -> SubFilter {
+        if is_tag_type(Some(expression_type)) {
+            SubFilter::Tag(TagFilter::parse(expression))
+        } else if expression_type.eq_ignore_ascii_case(EXPRESSION_TYPE_SQL92) {
+            match selectors.compile(expression) {
+                Ok(sel) => SubFilter::Sql(sel),
+                Err(e) => SubFilter::Invalid(e.message),
+            }
+        } else {
+            SubFilter::Invalid(format!("unsupported expression type {expression_type}"))
+        }
+    }
+
+    /// Whether a consume-queue entry with this tags code may match (SQL92 reads the record).
+    pub fn matches_code(&self, code: i64) -> bool {
+        match self {
+            SubFilter::Tag(t) => t.matches_code(code),
+            SubFilter::Sql(_) | SubFilter::Invalid(_) => true,
+        }
+    }
+}
+
 /// One subscription of a consumer group.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Subscription {
@@ -24,19 +61,25 @@ pub struct Subscription {
     pub sub_version: i64,
     /// `TAG` or `SQL92`.
     pub expression_type: String,
-    /// The parsed tag filter.
-    pub filter: TagFilter,
+    /// The compiled filter.
+    pub filter: SubFilter,
 }
 
 impl Subscription {
-    /// Builds a subscription from its parts.
-    pub fn new(topic: &str, sub_string: &str, sub_version: i64, expression_type: &str) -> Subscription {
+    /// Builds a subscription from its parts, compiling a SQL92 expression through `selectors`.
+    pub fn new(
+        topic: &str,
+        sub_string: &str,
+        sub_version: i64,
+        expression_type: &str,
+        selectors: &SelectorCache,
+    ) -> Subscription {
         Subscription {
             topic: topic.to_string(),
             sub_string: sub_string.to_string(),
             sub_version,
             expression_type: expression_type.to_string(),
-            filter: TagFilter::parse(sub_string),
+            filter: SubFilter::build(sub_string, expression_type, selectors),
         }
     }
 }
@@ -116,6 +159,15 @@ impl ConsumerGroupInfo {
 
 /// Channels to tell that `group`'s membership changed.
 pub type Notification = (String, Vec<Connection>);
+
+/// Every client channel, for the metrics page.
+#[derive(Debug, Default)]
+pub struct Census {
+    /// `(language, version)` of every producer channel (once per producer group).
+    pub producers: Vec<(LanguageCode, i32)>,
+    /// `(group, consume type, language, version)` of every consumer channel.
+    pub consumers: Vec<(String, ConsumeType, LanguageCode, i32)>,
+}
 
 /// Producers and consumers. Each lock guards one map and is held for one update.
 #[derive(Debug, Default)]
@@ -275,6 +327,26 @@ impl ClientRegistry {
             .filter(|(_, info)| info.subscriptions.contains_key(topic))
             .map(|(g, _)| g.clone())
             .collect()
+    }
+
+    /// Who is connected, for the metrics page.
+    pub fn census(&self) -> Census {
+        let p = self.producers.read().unwrap_or_else(|e| e.into_inner());
+        let producers = p
+            .values()
+            .flat_map(|chans| chans.values().map(|c| (c.language, c.version)))
+            .collect();
+        drop(p);
+        let c = self.consumers.read().unwrap_or_else(|e| e.into_inner());
+        let consumers = c
+            .iter()
+            .flat_map(|(group, info)| {
+                info.channels
+                    .values()
+                    .map(move |ch| (group.clone(), info.consume_type, ch.language, ch.version))
+            })
+            .collect();
+        Census { producers, consumers }
     }
 
     /// Number of producer and consumer channels.

@@ -35,6 +35,33 @@ pub fn is_system_group(group: &str) -> bool {
     SYSTEM_GROUPS.contains(&group)
 }
 
+/// Longest group name (Apache's `Validators.CHARACTER_MAX_LENGTH`).
+pub const GROUP_MAX_LEN: usize = 255;
+
+/// Why a group name is refused: blank, longer than [`GROUP_MAX_LEN`], or outside
+/// `^[%|a-zA-Z0-9_-]+$` (Apache's client-side `Validators.checkGroup`, enforced here too so a
+/// hostile client cannot grow the broker's tables and files with arbitrary names).
+pub fn validate_group_name(group: &str) -> Result<(), String> {
+    if group.trim().is_empty() {
+        return Err("consumerGroup is blank".to_string());
+    }
+    if group.len() > GROUP_MAX_LEN {
+        return Err(format!(
+            "the specified group is longer than group max length {GROUP_MAX_LEN}"
+        ));
+    }
+    if !group
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'%' | b'|' | b'_' | b'-'))
+    {
+        return Err(format!(
+            "the specified group[{}] contains illegal characters, allowing only ^[%|a-zA-Z0-9_-]+$",
+            rmq_remoting::clip(group)
+        ));
+    }
+    Ok(())
+}
+
 /// A system group cannot be removed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("the subscription group[{0}] is a system group and cannot be deleted")]
@@ -164,6 +191,16 @@ impl GroupTable {
     /// Whether the table changed since it was last saved.
     pub fn dirty(&self) -> &DirtyFlag {
         &self.dirty
+    }
+
+    /// Number of groups (system groups included).
+    pub fn len(&self) -> usize {
+        self.inner.read().unwrap_or_else(|e| e.into_inner()).groups.len()
+    }
+
+    /// Whether there are no groups (never, once the system groups are in).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 

@@ -3,12 +3,15 @@
 
 pub mod store;
 
+pub mod acl;
 pub mod clients;
 pub mod config;
+pub mod filter;
 pub mod groups;
 pub mod ha;
 pub mod locks;
 pub mod long_poll;
+pub mod metrics;
 pub mod msg;
 pub mod offsets;
 pub mod persist;
@@ -19,7 +22,9 @@ pub mod server;
 pub mod slave_sync;
 pub mod state;
 pub mod stats;
+pub mod tables;
 pub mod topics;
+pub mod transaction;
 
 pub use config::{BrokerConfig, BrokerRole, ConfigError};
 pub use server::{Broker, BrokerError};

@@ -113,6 +113,23 @@ impl ConsumerOffsets {
         removed
     }
 
+    /// Forgets the offsets of every (topic, group) that `known` refuses; returns how many
+    /// entries went. Run before the table is persisted, so offsets of deleted topics and of
+    /// groups that do not exist do not pile up in `consumerOffset.json`.
+    pub fn retain_known(&self, mut known: impl FnMut(&str, &str) -> bool) -> usize {
+        let mut t = self.table.write().unwrap_or_else(|e| e.into_inner());
+        let before = t.len();
+        t.retain(|k, _| {
+            k.rsplit_once('@')
+                .is_some_and(|(topic, group)| known(topic, group))
+        });
+        let removed = before - t.len();
+        if removed > 0 {
+            self.dirty.mark();
+        }
+        removed
+    }
+
     /// A snapshot in the file form.
     pub fn to_body(&self) -> OffsetTableBody {
         let t = self.table.read().unwrap_or_else(|e| e.into_inner());

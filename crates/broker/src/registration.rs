@@ -6,6 +6,8 @@
 //!
 //! A slave learns its master's broker and HA addresses from the replies; they are published on
 //! [`crate::state::BrokerState::master`] for the replication client and the metadata sync.
+//! A slave that has no master yet (it started before its master registered) registers again every
+//! [`MASTER_SEEK_DELAY`] until a reply names one, instead of waiting a whole period.
 //! At shutdown, [`unregister_all`] sends UNREGISTER_BROKER to every nameserver.
 
 use std::sync::Arc;
@@ -24,6 +26,9 @@ use crate::state::{BrokerState, MasterAddrs};
 
 /// Wait before retrying a nameserver that failed.
 const RETRY_DELAY: Duration = Duration::from_secs(3);
+
+/// How often a slave without a master registers again to learn one.
+pub const MASTER_SEEK_DELAY: Duration = Duration::from_secs(3);
 
 /// Runs one nameserver's registration loop until `cancel`.
 pub async fn register_loop(
@@ -44,7 +49,13 @@ pub async fn register_loop(
             _ = cancel.cancelled() => break,
             ok = register_once(&state, &client, &namesrv) => ok,
         };
-        let wait = if ok { period } else { RETRY_DELAY.min(period) };
+        let wait = if !ok {
+            RETRY_DELAY.min(period)
+        } else if seeking_master(&state) {
+            MASTER_SEEK_DELAY.min(period)
+        } else {
+            period
+        };
         tokio::select! {
             _ = cancel.cancelled() => break,
             _ = tokio::time::sleep(wait) => {}
@@ -55,6 +66,11 @@ pub async fn register_loop(
             }
         }
     }
+}
+
+/// Whether this is a slave that does not know its master's remoting address yet.
+fn seeking_master(state: &BrokerState) -> bool {
+    state.is_slave() && !matches!(&*state.master.borrow(), Some(m) if !m.broker_addr.is_empty())
 }
 
 /// Sends one REGISTER_BROKER; returns whether the nameserver accepted it.

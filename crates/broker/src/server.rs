@@ -1,12 +1,12 @@
 //! [`Broker`]: starting and stopping a broker. `start` binds the listener, opens the store
 //! (recovering it), loads the config files, and spawns every background task (request server,
 //! nameserver registration, offset persistence, client expiry, stats sampling, delayed delivery,
-//! a slave's metadata sync), each owned by one [`TaskTracker`] and stopped by one
+//! the transaction check-back, a slave's metadata sync), each owned by one [`TaskTracker`] and stopped by one
 //! [`CancellationToken`]. `shutdown` unregisters from the nameservers, stops the tasks, writes
 //! every config file and shuts the store down cleanly.
 //!
 //! Config files live in `<storePathRootDir>/config/`: `topics.json`, `consumerOffset.json`,
-//! `delayOffset.json`, `subscriptionGroup.json`, each replaced atomically ([`crate::persist`]).
+//! `delayOffset.json`, `subscriptionGroup.json`, each replaced atomically ([`crate::tables`]).
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
@@ -15,7 +15,6 @@ use std::time::Duration;
 
 use rmq_remoting::body::{from_fastjson, TopicConfigSerializeWrapper};
 use rmq_remoting::net::{serve, RemotingClient, ServerConfig};
-use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -24,10 +23,11 @@ use tracing::{error, info, warn};
 use crate::config::{BrokerConfig, ConfigError};
 use crate::groups::SubscriptionGroupWrapper;
 use crate::offsets::{DelayOffsetBody, OffsetTableBody};
-use crate::persist::{read_with_backup, write_atomic};
+use crate::persist::read_with_backup;
 use crate::processor::{client, BrokerHandler};
 use crate::state::{now_ms, BrokerState};
 use crate::store::{MessageStore, StoreError};
+use crate::tables::{write_delay_offsets, write_offsets, write_topics};
 use crate::{registration, schedule, slave_sync};
 
 /// Why a broker could not start.
@@ -44,6 +44,9 @@ pub enum BrokerError {
         /// The cause.
         source: std::io::Error,
     },
+    /// The Prometheus endpoint cannot be bound (the message names the keys to change).
+    #[error(transparent)]
+    Metrics(#[from] rmq_metrics::MetricsError),
     /// The store cannot be opened.
     #[error("cannot open the message store: {0}")]
     Store(#[from] StoreError),
@@ -63,6 +66,7 @@ pub struct Broker {
     tasks: TaskTracker,
     cancel: CancellationToken,
     addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
     namesrv_clients: Vec<(String, RemotingClient)>,
 }
 
@@ -85,52 +89,6 @@ fn load_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, B
             .map(Some)
             .map_err(|e| bad(e.to_string())),
     }
-}
-
-/// Writes `name` with a snapshot taken under the file lock, so that of two writers racing (a
-/// handler persisting its change, the periodic flush) the later write holds the later snapshot.
-fn write_json<T: Serialize>(
-    state: &BrokerState,
-    name: &str,
-    snapshot: impl FnOnce() -> T,
-) -> std::io::Result<()> {
-    let _guard = state.file_lock.lock().unwrap_or_else(|e| e.into_inner());
-    let text = serde_json::to_string_pretty(&snapshot()).map_err(std::io::Error::other)?;
-    write_atomic(&state.config_dir.join(name), &text)
-}
-
-/// Writes `topics.json` (blocking).
-pub fn write_topics(state: &BrokerState) -> std::io::Result<()> {
-    write_json(state, "topics.json", || state.topics.wrapper())
-}
-
-/// Writes `subscriptionGroup.json` now (blocking): after an admin change, before it is
-/// acknowledged.
-pub fn write_groups(state: &BrokerState) -> std::io::Result<()> {
-    state
-        .groups
-        .dirty()
-        .save_now(|| write_json(state, "subscriptionGroup.json", || state.groups.wrapper()))
-}
-
-/// Writes the consumer offsets and subscription groups if they changed (blocking).
-pub fn write_offsets(state: &BrokerState) -> std::io::Result<()> {
-    state
-        .offsets
-        .dirty()
-        .save_if_dirty(|| write_json(state, "consumerOffset.json", || state.offsets.to_body()))?;
-    state
-        .groups
-        .dirty()
-        .save_if_dirty(|| write_json(state, "subscriptionGroup.json", || state.groups.wrapper()))
-}
-
-/// Writes the delay offsets if they changed (blocking).
-pub fn write_delay_offsets(state: &BrokerState) -> std::io::Result<()> {
-    state
-        .delay_offsets
-        .dirty()
-        .save_if_dirty(|| write_json(state, "delayOffset.json", || state.delay_offsets.to_body()))
 }
 
 fn load_files(state: &BrokerState) -> Result<(), BrokerError> {
@@ -173,6 +131,30 @@ async fn periodic(
     }
 }
 
+/// How often the ACL file is checked for changes (Apache's watcher period).
+const ACL_WATCH_PERIOD: Duration = Duration::from_secs(5);
+
+/// Reloads the ACL file when it changes; a broken file keeps the last good rules.
+async fn watch_acl(state: Arc<BrokerState>, cancel: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(ACL_WATCH_PERIOD) => {}
+        }
+        let s = state.clone();
+        let outcome =
+            tokio::task::spawn_blocking(move || s.acl.get().and_then(|acl| acl.reload_if_changed())).await;
+        match outcome {
+            Ok(Some(Ok(()))) => info!("ACL file changed; reloaded"),
+            Ok(Some(Err(e))) => {
+                error!(error = %e, "ACL file changed but cannot be used; the last good rules stay in force until it is fixed")
+            }
+            Ok(None) => {}
+            Err(e) => warn!(error = %e, "ACL reload task failed"),
+        }
+    }
+}
+
 impl Broker {
     /// Binds, opens the store, loads the config files and starts every task; returns at once.
     pub async fn start(config: BrokerConfig) -> Result<Broker, BrokerError> {
@@ -195,12 +177,34 @@ impl Broker {
             reason: format!("{:?} is not an IP address", config.broker_ip1),
         })?;
         let addr = SocketAddr::new(ip, port);
+        // Bound before the store opens, so a taken port fails the start at once.
+        let metrics_listener = if config.metrics.enabled() {
+            let m = &config.metrics;
+            let host = if m.prom_host.is_empty() {
+                &config.broker_ip1
+            } else {
+                &m.prom_host
+            };
+            Some(rmq_metrics::bind(host, m.prom_port)?)
+        } else {
+            None
+        };
+        let metrics_addr = metrics_listener.as_ref().and_then(|l| l.local_addr().ok());
         let store_cfg = config.store_config();
         let store = tokio::task::spawn_blocking(move || MessageStore::open(store_cfg))
             .await
             .map_err(|e| StoreError::Config(format!("store open task failed: {e}")))??;
         let state = Arc::new(BrokerState::new(config, store, addr));
         load_files(&state)?;
+        if state.config.acl_enable {
+            let path = crate::acl::Acl::file_path(&state.config.rocketmq_home);
+            let acl = crate::acl::Acl::open(path.clone()).map_err(|reason| BrokerError::ConfigFile {
+                file: path.display().to_string(),
+                reason: format!("{reason}; fix the file or set aclEnable=false"),
+            })?;
+            info!(path = %path.display(), "plain ACL on");
+            let _ = state.acl.set(acl);
+        }
         {
             let s = state.clone();
             tokio::task::spawn_blocking(move || write_topics(&s))
@@ -219,6 +223,7 @@ impl Broker {
         let server_cfg = ServerConfig {
             max_connections: state.config.max_connections,
             idle_timeout: Some(state.config.channel_expired_timeout),
+            open_connections: state.metrics.connections.clone(),
             ..ServerConfig::default()
         };
         // HA (replication): binds the HA port before the first registration announces it.
@@ -263,13 +268,25 @@ impl Broker {
             "delay offsets",
         ));
         tasks.spawn(expire_clients(state.clone(), cancel.clone()));
+        if state.acl.get().is_some() {
+            tasks.spawn(watch_acl(state.clone(), cancel.clone()));
+        }
         tasks.spawn(sample_stats(state.clone(), cancel.clone()));
+        if let Some(listener) = metrics_listener {
+            let s = state.clone();
+            let render: rmq_metrics::server::Render = Arc::new(move || crate::metrics::render::render(&s));
+            tasks.spawn(rmq_metrics::serve(listener, render, cancel.clone()));
+            if !state.is_slave() {
+                tasks.spawn(sample_offsets(state.clone(), cancel.clone()));
+            }
+        }
         if state.is_slave() {
             tasks.spawn(slave_sync::run(state.clone(), cancel.clone()));
         } else {
             for level in 1..=state.max_delay_level() {
                 tasks.spawn(schedule::run_level(state.clone(), level, cancel.clone()));
             }
+            tasks.spawn(crate::transaction::check::run(state.clone(), cancel.clone()));
         }
         info!(
             addr = %state.broker_addr,
@@ -283,8 +300,14 @@ impl Broker {
             tasks,
             cancel,
             addr,
+            metrics_addr,
             namesrv_clients,
         })
+    }
+
+    /// Where `/metrics` is served (`metricsExporterType=PROM`), else `None`.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// `brokerIP1:port` as clients reach it.
@@ -397,6 +420,27 @@ async fn expire_clients(state: Arc<BrokerState>, cancel: CancellationToken) {
         }
         for note in state.clients.expire(now_ms(), timeout) {
             client::notify(&state, note);
+        }
+    }
+}
+
+/// Samples the commit log's max offset for the replication time lag of the metrics page.
+async fn sample_offsets(state: Arc<BrokerState>, cancel: CancellationToken) {
+    let period = Duration::from_millis(crate::metrics::replication::SAMPLE_PERIOD_MS);
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tick.tick() => {
+                let offset = state.store.max_physical_offset();
+                state
+                    .metrics
+                    .offset_clock
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .record(now_ms(), offset);
+            }
         }
     }
 }

@@ -3,6 +3,11 @@
 //! with GET_ALL_TOPIC_CONFIG, GET_ALL_CONSUMER_OFFSET, GET_ALL_DELAY_OFFSET and
 //! GET_ALL_SUBSCRIPTIONGROUP_CONFIG, so that a consumer switching to the slave resumes where it
 //! was. The master's address comes from [`crate::state::BrokerState::master`].
+//!
+//! The sync runs every 10 s, so a topic created just before its master died would be unknown to
+//! the slave for good although its records were replicated. [`learn_replicated_topics`] closes
+//! that hole: every queue that replicated records fill (and every queue on disk at start and
+//! after each sync) makes its topic servable on the slave.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +17,7 @@ use rmq_remoting::net::RemotingClient;
 use rmq_remoting::{RemotingCommand, RequestCode};
 use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use crate::groups::SubscriptionGroupWrapper;
 use crate::offsets::{DelayOffsetBody, OffsetTableBody};
@@ -51,7 +56,9 @@ pub async fn sync_once(state: &Arc<BrokerState>, client: &RemotingClient, master
         fetch::<TopicConfigSerializeWrapper>(client, master, RequestCode::GET_ALL_TOPIC_CONFIG).await
     {
         if state.topics.replace_all(w) {
-            crate::processor::persist_topics(state).await;
+            // Keep topics the master's table may not list yet but whose records are here.
+            learn_replicated_topics(state, state.store.queues().iter().map(|(t, q)| (t.as_str(), *q)));
+            crate::tables::persist_topics(state).await;
         }
     }
     if let Some(o) = fetch::<OffsetTableBody>(client, master, RequestCode::GET_ALL_CONSUMER_OFFSET).await {
@@ -66,6 +73,23 @@ pub async fn sync_once(state: &Arc<BrokerState>, client: &RemotingClient, master
     {
         state.groups.load(g);
         state.groups.dirty().mark();
+    }
+}
+
+/// Makes the topics of replicated queues known to this slave (see the module doc), logging and
+/// persisting what it learned. Cheap when every topic is known: one read lock, one lookup each.
+pub fn learn_replicated_topics<'a>(
+    state: &Arc<BrokerState>,
+    queues: impl IntoIterator<Item = (&'a str, i32)>,
+) {
+    let learned = state.topics.learn_queues(queues, crate::state::now_ms());
+    if learned.is_empty() {
+        return;
+    }
+    info!(topics = ?learned, "learned topics from replicated records; serving them before the master's metadata sync");
+    if let Ok(rt) = tokio::runtime::Handle::try_current() {
+        let state = state.clone();
+        rt.spawn(async move { crate::tables::persist_topics(&state).await });
     }
 }
 

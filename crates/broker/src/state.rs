@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clients::ClientRegistry;
 use crate::config::{BrokerConfig, BrokerRole};
+use crate::filter::SelectorCache;
 use crate::groups::GroupTable;
 use crate::locks::QueueLocks;
 use crate::long_poll::HeldPulls;
@@ -89,6 +90,12 @@ pub struct BrokerState {
     pub held: HeldPulls,
     /// Counters.
     pub stats: BrokerStats,
+    /// Prometheus recorders (recording nothing unless `metricsExporterType=PROM`).
+    pub metrics: crate::metrics::BrokerMetrics,
+    /// Compiled SQL92 selectors by expression text.
+    pub selectors: SelectorCache,
+    /// Transaction bookkeeping (op marker ids, check channel choice).
+    pub transactions: crate::transaction::book::TransactionBook,
     /// Delay levels in ms (level `i+1` = entry `i`).
     pub delay_levels: Vec<u64>,
     /// One notifier per delay level: a message was parked at that level.
@@ -109,6 +116,8 @@ pub struct BrokerState {
     pub master: watch::Sender<Option<MasterAddrs>>,
     /// Epoch ms at start.
     pub start_ms: i64,
+    /// The plain ACL, when `aclEnable` (set once at start).
+    pub acl: OnceLock<crate::acl::Acl>,
     /// Cancelled when the broker shuts down.
     pub shutdown: CancellationToken,
     /// `<store root>/config`.
@@ -142,6 +151,15 @@ impl BrokerState {
             locks: QueueLocks::default(),
             held: HeldPulls::new(config.max_held_pulls),
             stats: BrokerStats::default(),
+            metrics: crate::metrics::BrokerMetrics::new(&config.metrics),
+            selectors: SelectorCache::default(),
+            transactions: crate::transaction::book::TransactionBook::new(
+                match store_host.ip() {
+                    std::net::IpAddr::V4(ip) => ip,
+                    std::net::IpAddr::V6(_) => std::net::Ipv4Addr::LOCALHOST,
+                },
+                now_ms(),
+            ),
             schedule_wake: delay_levels.iter().map(|_| Notify::new()).collect(),
             delay_levels,
             broker_addr: store_host.to_string(),
@@ -155,6 +173,7 @@ impl BrokerState {
             register_signal,
             master,
             start_ms: now,
+            acl: OnceLock::new(),
             shutdown: CancellationToken::new(),
             config_dir,
             file_lock: std::sync::Mutex::new(()),

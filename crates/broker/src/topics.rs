@@ -86,7 +86,8 @@ pub fn validate_topic_name(topic: &str) -> Result<(), String> {
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'%' | b'|' | b'_' | b'-'))
     {
         return Err(format!(
-            "The specified topic[{topic}] contains illegal characters, allowing only ^[%|a-zA-Z0-9_-]+$"
+            "The specified topic[{}] contains illegal characters, allowing only ^[%|a-zA-Z0-9_-]+$",
+            rmq_remoting::clip(topic)
         ));
     }
     Ok(())
@@ -163,6 +164,16 @@ impl TopicTable {
     /// A full copy of one topic's config.
     pub fn config(&self, topic: &str) -> Option<TopicConfig> {
         self.read().topics.get(topic).cloned()
+    }
+
+    /// How many topics the broker holds.
+    pub fn len(&self) -> usize {
+        self.read().topics.len()
+    }
+
+    /// Whether the broker holds no topic at all.
+    pub fn is_empty(&self) -> bool {
+        self.read().topics.is_empty()
     }
 
     /// Whether the topic exists.
@@ -248,6 +259,60 @@ impl TopicTable {
         inner.topics.insert(topic.to_string(), tc);
         inner.version.next_version(now_ms);
         (info, true)
+    }
+
+    /// Makes every `(topic, queue id)` servable: an unknown topic is created readable and
+    /// writable with as many queues as the highest queue id seen needs, and a known topic whose
+    /// read queue count is too small for a queue id is widened. Used by a slave for records its
+    /// master replicated before the metadata sync told it of their topic. Names that break
+    /// Apache's topic rule are skipped. Returns the topics created or widened.
+    pub fn learn_queues<'a>(
+        &self,
+        queues: impl IntoIterator<Item = (&'a str, i32)>,
+        now_ms: i64,
+    ) -> Vec<String> {
+        let mut needed: HashMap<&str, i32> = HashMap::new();
+        {
+            let inner = self.read();
+            for (topic, queue_id) in queues {
+                if queue_id < 0
+                    || inner
+                        .topics
+                        .get(topic)
+                        .is_some_and(|t| queue_id < t.read_queue_nums)
+                {
+                    continue;
+                }
+                let n = needed.entry(topic).or_insert(0);
+                *n = (*n).max(queue_id + 1);
+            }
+        }
+        if needed.is_empty() {
+            return Vec::new();
+        }
+        let mut inner = self.write();
+        let mut learned = Vec::new();
+        for (topic, queues) in needed {
+            if validate_topic_name(topic).is_err() {
+                continue;
+            }
+            match inner.topics.get_mut(topic) {
+                Some(tc) if tc.read_queue_nums >= queues => continue,
+                Some(tc) => tc.read_queue_nums = queues,
+                None => {
+                    let tc = TopicConfig {
+                        perm: perm::READ | perm::WRITE,
+                        ..TopicConfig::new(topic, queues)
+                    };
+                    inner.topics.insert(topic.to_string(), tc);
+                }
+            }
+            learned.push(topic.to_string());
+        }
+        if !learned.is_empty() {
+            inner.version.next_version(now_ms);
+        }
+        learned
     }
 
     /// A snapshot for GET_ALL_TOPIC_CONFIG, topics.json and registration.

@@ -231,7 +231,7 @@ fn recording_client() -> (RemotingClient, Arc<Mutex<Vec<i32>>>) {
     let seen = pushed.clone();
     client.set_request_handler(Arc::new(move |_, req| {
         seen.lock().unwrap().push(req.code);
-        None
+        rmq_remoting::net::ServerReply::None
     }));
     (client, pushed)
 }

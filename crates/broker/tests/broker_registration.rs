@@ -1,11 +1,13 @@
 //! Registration with real in-process nameservers: at start, at once after a topic change, not
-//! delayed by a nameserver that never answers, and UNREGISTER_BROKER at shutdown.
+//! delayed by a nameserver that never answers, UNREGISTER_BROKER at shutdown, and a slave started
+//! before its master that learns the master within seconds.
 
 mod broker_common;
 
 use std::time::{Duration, Instant};
 
 use broker_common::*;
+use rmq_broker::BrokerRole;
 use rmq_namesrv::{NameServer, NamesrvConfig};
 use rmq_remoting::headers::admin::CreateTopicRequestHeader;
 use rmq_remoting::headers::namesrv::GetRouteInfoRequestHeader;
@@ -33,6 +35,15 @@ async fn cluster_info(client: &RemotingClient, ns: &str) -> String {
     String::from_utf8_lossy(&r.body).into_owned()
 }
 
+/// Waits (5 s at most) until the nameserver's cluster info lists the broker at `addr`.
+async fn wait_listed(client: &RemotingClient, ns: &str, addr: &str) {
+    let quoted = format!("\"{addr}\"");
+    wait_for(Duration::from_secs(5), || async {
+        cluster_info(client, ns).await.contains(&quoted).then_some(())
+    })
+    .await;
+}
+
 async fn has_route(client: &RemotingClient, ns: &str, topic: &str) -> bool {
     let h = GetRouteInfoRequestHeader {
         topic: topic.into(),
@@ -57,14 +68,7 @@ async fn registers_at_start_after_topic_changes_and_unregisters() {
     let started = Instant::now();
     let b = TestBroker::start_with(|c| c.namesrv_addrs = vec![silent_addr.clone(), ns_addr.clone()]).await;
     let client = RemotingClient::default();
-    let quoted = format!("\"{}\"", b.addr);
-    wait_for(Duration::from_secs(5), || async {
-        cluster_info(&client, &ns_addr)
-            .await
-            .contains(&quoted)
-            .then_some(())
-    })
-    .await;
+    wait_listed(&client, &ns_addr, &b.addr).await;
     let took = started.elapsed();
     println!("registered with the live nameserver {took:?} after start");
     assert!(
@@ -104,6 +108,7 @@ async fn registers_at_start_after_topic_changes_and_unregisters() {
     })
     .await;
 
+    let quoted = format!("\"{}\"", b.addr);
     b.stop().await;
     assert!(
         !cluster_info(&client, &ns_addr).await.contains(&quoted),
@@ -111,5 +116,35 @@ async fn registers_at_start_after_topic_changes_and_unregisters() {
     );
     client.shutdown();
     drop(silent);
+    ns.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_slave_started_before_its_master_finds_it_within_seconds() {
+    let ns_dir = tempfile::tempdir().unwrap();
+    let ns = namesrv(ns_dir.path()).await;
+    let ns_addr = ns.local_addr().to_string();
+    let slave = TestBroker::start_with(|c| {
+        c.namesrv_addrs = vec![ns_addr.clone()];
+        c.broker_role = BrokerRole::Slave;
+        c.broker_id = 1;
+    })
+    .await;
+    let client = RemotingClient::default();
+    wait_listed(&client, &ns_addr, &slave.addr).await;
+    assert!(slave.broker().state().master.borrow().is_none());
+
+    let master = TestBroker::start_with(|c| c.namesrv_addrs = vec![ns_addr.clone()]).await;
+    // The registration period is 30 s; a slave without a master asks again every 3 s.
+    let learnt = wait_for(Duration::from_secs(15), || async {
+        slave.broker().state().master.borrow().clone()
+    })
+    .await;
+    assert_eq!(learnt.broker_addr, master.addr);
+    assert_eq!(learnt.ha_addr, master.broker().state().ha_server_addr());
+
+    slave.stop().await;
+    master.stop().await;
+    client.shutdown();
     ns.shutdown().await;
 }

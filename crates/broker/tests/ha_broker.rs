@@ -22,10 +22,15 @@ fn get<'a>(t: &'a KvTable, k: &str) -> &'a str {
     t.table.get(k).map(String::as_str).unwrap_or("")
 }
 
+/// A master and its slave with Apache's defaults (`slaveReadEnable=false` on both).
 async fn start_pair(master_role: BrokerRole) -> (TestBroker, TestBroker) {
+    start_pair_with(master_role, false).await
+}
+
+async fn start_pair_with(master_role: BrokerRole, slave_read_enable: bool) -> (TestBroker, TestBroker) {
     let master = TestBroker::start_with(|c: &mut BrokerConfig| {
         c.broker_role = master_role;
-        c.slave_read_enable = true;
+        c.slave_read_enable = slave_read_enable;
     })
     .await;
     let ha = master.broker().state().ha_server_addr();
@@ -33,7 +38,7 @@ async fn start_pair(master_role: BrokerRole) -> (TestBroker, TestBroker) {
         c.broker_role = BrokerRole::Slave;
         c.broker_id = 1;
         c.ha_master_address = Some(ha);
-        c.slave_read_enable = true;
+        c.slave_read_enable = slave_read_enable;
     })
     .await;
     (master, slave)
@@ -82,7 +87,8 @@ async fn sync_master_acknowledges_once_the_slave_has_the_message() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cold_pulls_on_a_master_suggest_the_slave() {
-    let (master, slave) = start_pair(BrokerRole::AsyncMaster).await;
+    // This test is about the key: with slaveReadEnable, cold reads are sent to the slave.
+    let (master, slave) = start_pair_with(BrokerRole::AsyncMaster, true).await;
     for i in 0..50 {
         let resp = master
             .call(send_request(
@@ -104,11 +110,17 @@ async fn cold_pulls_on_a_master_suggest_the_slave() {
     );
     assert_eq!(suggest_broker_id_within(state, "g", &r, u64::MAX), 0);
     let s = slave.broker().state();
+    let r = wait_for(TIMEOUT, || async {
+        let r = s.store.get_messages("HaCold", 0, 0, 8, &|_| true);
+        (r.messages.len() == 8).then_some(r)
+    })
+    .await;
     assert_eq!(
         suggest_broker_id_within(s, "g", &r, 0),
-        0,
-        "a slave never redirects"
+        1,
+        "a slave with slaveReadEnable suggests as a master does (Apache computes it on both roles)"
     );
+    assert_eq!(suggest_broker_id_within(s, "g", &r, u64::MAX), 0);
 
     // A real pull of warm data keeps the consumer on the master.
     let resp = master

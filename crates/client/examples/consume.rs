@@ -17,10 +17,12 @@ use clap::Parser;
 use rmq_client::{ClientConfig, ConsumeFromWhere, ConsumeResult, PushConsumer, PushConsumerConfig};
 use tokio::sync::Notify;
 
+mod common;
+
 #[derive(Parser)]
 struct Args {
-    /// Nameservers, `host:port;host:port`.
-    #[arg(long, default_value = "127.0.0.1:9876")]
+    /// Nameservers, `host:port;host:port` (or env NAMESRV_ADDR).
+    #[arg(long, env = "NAMESRV_ADDR", default_value = "127.0.0.1:9876")]
     namesrv: String,
     /// Topic.
     #[arg(long)]
@@ -44,12 +46,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .init();
+    common::init_logging();
     let args = Args::parse();
     let from = match args.from.as_str() {
         "first" => ConsumeFromWhere::CONSUME_FROM_FIRST_OFFSET,

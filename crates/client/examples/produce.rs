@@ -12,10 +12,12 @@ use std::io::Write;
 use clap::Parser;
 use rmq_client::{ClientConfig, Message, Producer, ProducerConfig, SendStatus};
 
+mod common;
+
 #[derive(Parser)]
 struct Args {
-    /// Nameservers, `host:port;host:port`.
-    #[arg(long, default_value = "127.0.0.1:9876")]
+    /// Nameservers, `host:port;host:port` (or env NAMESRV_ADDR).
+    #[arg(long, env = "NAMESRV_ADDR", default_value = "127.0.0.1:9876")]
     namesrv: String,
     /// Topic.
     #[arg(long)]
@@ -42,12 +44,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .init();
+    common::init_logging();
     let args = Args::parse();
     let config = ProducerConfig {
         client: ClientConfig::new(&args.namesrv),

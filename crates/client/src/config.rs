@@ -3,6 +3,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use rmq_remoting::net::local_ip::local_ipv4;
 use rmq_remoting::LanguageCode;
 
 use crate::error::{ClientError, Result};
@@ -13,7 +14,8 @@ use crate::namesrv::parse_addr_list;
 pub struct ClientConfig {
     /// Nameservers, `host:port;host:port`.
     pub namesrv_addr: String,
-    /// The address part of the client id (`ip@instance`); RocketMQ uses the host's address.
+    /// The address part of the client id (`ip@instance`) and of message ids: by default the
+    /// host's first non-loopback IPv4 address ([`local_ipv4`]), as in Apache.
     pub client_ip: String,
     /// The instance part of the client id; empty means "`<pid>#<unique number>`", so two
     /// clients in one process are two members of a group.
@@ -26,18 +28,21 @@ pub struct ClientConfig {
     pub request_timeout: Duration,
     /// Language code put in requests.
     pub language: LanguageCode,
+    /// When set, every request is signed with these credentials (brokers with `aclEnable=true`).
+    pub credentials: Option<rmq_remoting::acl::SessionCredentials>,
 }
 
 impl Default for ClientConfig {
     fn default() -> Self {
         ClientConfig {
             namesrv_addr: "127.0.0.1:9876".to_string(),
-            client_ip: "127.0.0.1".to_string(),
+            client_ip: local_ipv4().to_string(),
             instance_name: String::new(),
             poll_name_server_interval: Duration::from_secs(30),
             heartbeat_broker_interval: Duration::from_secs(30),
             request_timeout: Duration::from_secs(3),
             language: LanguageCode::JAVA,
+            credentials: None,
         }
     }
 }
@@ -104,6 +109,6 @@ mod tests {
             instance_name: "x".into(),
             ..Default::default()
         };
-        assert_eq!(named.make_client_id(), "127.0.0.1@x");
+        assert_eq!(named.make_client_id(), format!("{}@x", local_ipv4()));
     }
 }

@@ -34,6 +34,9 @@ pub enum ClientError {
     /// A body or header from the server could not be decoded.
     #[error("bad response: {0}")]
     BadBody(String),
+    /// A query found no message (Apache's MQClientException NO_MESSAGE, 208).
+    #[error("{0}")]
+    NotFound(String),
     /// Invalid configuration or argument.
     #[error("invalid argument: {0}")]
     Invalid(String),

@@ -5,6 +5,8 @@
 //! * [`PushConsumer`]: a consumer group member with a callback, concurrent or ordered,
 //!   clustering or broadcasting, rebalanced with [`AllocateStrategy`], offsets on the brokers.
 //! * [`PullConsumer`]: explicit queues and offsets.
+//! * [`TransactionProducer`]: half messages, a local transaction and the broker's check-back.
+//! * [`MessageQuery`]: messages by key in a time range, or by unique key, across a topic's brokers.
 //!
 //! ```no_run
 //! use rmq_client::{ClientConfig, ConsumeResult, Message, Producer, ProducerConfig, PushConsumer, PushConsumerConfig};
@@ -32,10 +34,14 @@
 //! [`fault`], [`route`], [`select`]. The IO modules move bytes between sockets and those types.
 
 pub mod allocate;
+mod broker_requests;
 pub mod config;
+mod direct;
 pub mod error;
 pub mod fault;
 pub mod instance;
+mod listener;
+mod members;
 pub mod message;
 pub mod namesrv;
 mod offset_store;
@@ -43,11 +49,18 @@ mod process_queue;
 pub mod producer;
 pub mod pull;
 pub mod pull_consumer;
+mod push_config;
 pub mod push_consumer;
 mod push_queue;
+mod push_rebalance;
+mod push_reset;
+mod push_shared;
+pub mod query;
 pub mod rebalance;
+mod reset;
 pub mod route;
 pub mod select;
+pub mod transaction;
 
 pub use allocate::AllocateStrategy;
 pub use config::ClientConfig;
@@ -58,4 +71,8 @@ pub use producer::{Producer, ProducerConfig, SendResult, SendStatus};
 pub use pull::{PullResult, PullStatus};
 pub use pull_consumer::{PullConsumer, PullConsumerConfig};
 pub use push_consumer::{ConsumeResult, PushConsumer, PushConsumerBuilder, PushConsumerConfig};
+pub use query::{MessageQuery, QueryResult};
 pub use rmq_remoting::body::{ConsumeFromWhere, MessageModel, MessageQueue};
+pub use transaction::{
+    LocalTransactionState, TransactionListener, TransactionProducer, TransactionSendResult,
+};

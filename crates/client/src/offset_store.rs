@@ -68,9 +68,17 @@ impl OffsetStore {
     /// Sets the in-memory offset (only forward when `increase_only`).
     pub(crate) fn update(&self, mq: &MessageQueue, offset: i64, increase_only: bool) {
         let mut table = self.table.lock().expect("offset table lock");
-        let entry = table.entry(mq.clone()).or_insert(offset);
-        if !increase_only || offset > *entry {
-            *entry = offset;
+        // Looked up by reference first: this runs once per consumed message, and the queue key
+        // is only cloned for a queue not in the table yet.
+        match table.get_mut(mq) {
+            Some(entry) => {
+                if !increase_only || offset > *entry {
+                    *entry = offset;
+                }
+            }
+            None => {
+                table.insert(mq.clone(), offset);
+            }
         }
     }
 

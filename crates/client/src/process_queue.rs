@@ -33,6 +33,8 @@ pub(crate) struct ProcessQueue {
     // Guards the in-flight set only.
     in_flight: Mutex<InFlight>,
     dropped: CancellationToken,
+    // Cancelled when the queue's pull loop has ended.
+    stopped: CancellationToken,
     locked: AtomicBool,
     // Guards the last successful lock time only.
     last_lock: Mutex<Option<Instant>>,
@@ -46,6 +48,7 @@ impl ProcessQueue {
         ProcessQueue {
             in_flight: Mutex::new(InFlight::default()),
             dropped: cancel_parent.child_token(),
+            stopped: CancellationToken::new(),
             locked: AtomicBool::new(false),
             last_lock: Mutex::new(None),
             consume_lock: AsyncMutex::new(()),
@@ -99,6 +102,11 @@ impl ProcessQueue {
     /// Cancelled when the queue is given away or the consumer stops.
     pub(crate) fn dropped(&self) -> &CancellationToken {
         &self.dropped
+    }
+
+    /// Cancelled once the pull loop of the queue has ended (it touches the offsets no more).
+    pub(crate) fn stopped(&self) -> &CancellationToken {
+        &self.stopped
     }
 
     pub(crate) fn is_dropped(&self) -> bool {

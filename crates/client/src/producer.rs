@@ -337,6 +337,9 @@ impl Producer {
             }
         };
         let mut flags = 0;
+        if msg.property(keys::TRAN_MSG) == Some("true") {
+            flags |= sys_flag::TRANSACTION_PREPARED;
+        }
         let mut body = msg.body;
         if body.len() > self.inner.config.compress_msg_body_over {
             body = deflate(&body);

@@ -161,14 +161,19 @@ impl Puller {
             .insert(req.mq.clone(), head.suggest_which_broker_id);
         let mut messages = Vec::new();
         if status == PullStatus::Found {
-            let filter = req.subscription.tag_filter();
+            // The client re-checks tags only; a SQL92 selector was applied by the broker.
+            let filter = req
+                .subscription
+                .is_tag_type()
+                .then(|| req.subscription.tag_filter());
+            let (min, max) = (head.min_offset.to_string(), head.max_offset.to_string());
             for mut msg in MessageExt::decode_pull_body(&response.body, &req.mq.broker_name)? {
-                if !filter.matches_tag(msg.tags()) {
+                if filter.as_ref().is_some_and(|f| !f.matches_tag(msg.tags())) {
                     continue;
                 }
                 let props = &mut msg.message.properties;
-                props.insert(keys::MIN_OFFSET.to_string(), head.min_offset.to_string());
-                props.insert(keys::MAX_OFFSET.to_string(), head.max_offset.to_string());
+                props.insert(keys::MIN_OFFSET.to_string(), min.clone());
+                props.insert(keys::MAX_OFFSET.to_string(), max.clone());
                 messages.push(msg);
             }
         }

@@ -2,17 +2,22 @@
 //!
 //! The consumer heartbeats as `CONSUME_ACTIVELY` so the brokers know the group; offsets are the
 //! application's to keep, with helpers to store them on the brokers (clustering) or in a local
-//! file (broadcasting) like a push consumer does.
+//! file (broadcasting) like a push consumer does. A broker's offset reset (`resetOffsetByTime`
+//! while the consumer is online) is recorded and committed; the application reads it with
+//! `fetch_consume_offset`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rmq_remoting::body::{ConsumeFromWhere, ConsumeType, ConsumerData, MessageModel, SubscriptionData};
+use rmq_remoting::body::{
+    ConsumeFromWhere, ConsumeType, ConsumerData, MessageModel, MqMap, SubscriptionData,
+};
 
 use crate::config::ClientConfig;
 use crate::error::{ClientError, Result};
-use crate::instance::{ClientInstance, ConsumerMember};
+use crate::instance::ClientInstance;
+use crate::members::ConsumerMember;
 use crate::offset_store::{Backend, OffsetStore};
 use crate::pull::{PullRequest, PullResult, Puller};
 use crate::route::subscribe_queues;
@@ -48,13 +53,23 @@ impl Default for PullConsumerConfig {
     }
 }
 
-struct Member(ConsumerData);
+struct Member(ConsumerData, Arc<OffsetStore>);
 
 impl ConsumerMember for Member {
     fn consumer_data(&self) -> ConsumerData {
         self.0.clone()
     }
     fn request_rebalance(&self) {}
+    /// Records the new offsets (what [`PullConsumer::fetch_consume_offset`] and the next
+    /// [`PullConsumer::persist_offsets`] see) and commits them at once.
+    fn reset_offsets(&self, _topic: &str, offsets: MqMap<i64>) {
+        for (mq, offset) in offsets.iter() {
+            self.1.update(mq, *offset, false);
+        }
+        let store = self.1.clone();
+        let mqs: Vec<MessageQueue> = offsets.0.into_keys().collect();
+        tokio::spawn(async move { store.persist(&mqs).await });
+    }
 }
 
 /// A consumer that pulls where it is told.
@@ -62,7 +77,7 @@ pub struct PullConsumer {
     config: PullConsumerConfig,
     instance: Arc<ClientInstance>,
     puller: Puller,
-    offsets: OffsetStore,
+    offsets: Arc<OffsetStore>,
 }
 
 impl PullConsumer {
@@ -81,16 +96,17 @@ impl PullConsumer {
             subscription_data_set: Vec::new(),
             unit_mode: false,
         };
-        if let Err(e) = instance.register_consumer(&config.group, Arc::new(Member(data))) {
-            instance.shutdown().await;
-            return Err(e);
-        }
         let backend = match config.message_model {
             MessageModel::CLUSTERING => Backend::Remote,
             MessageModel::BROADCASTING => Backend::Local(config.local_offset_dir.clone()),
         };
+        let offsets = Arc::new(OffsetStore::new(&config.group, instance.clone(), backend));
+        if let Err(e) = instance.register_consumer(&config.group, Arc::new(Member(data, offsets.clone()))) {
+            instance.shutdown().await;
+            return Err(e);
+        }
         Ok(PullConsumer {
-            offsets: OffsetStore::new(&config.group, instance.clone(), backend),
+            offsets,
             puller: Puller::default(),
             instance,
             config,
@@ -111,7 +127,7 @@ impl PullConsumer {
     async fn pull_inner(
         &self,
         mq: &MessageQueue,
-        expression: &str,
+        subscription: SubscriptionData,
         offset: i64,
         max_nums: i32,
         suspend: Option<Duration>,
@@ -121,7 +137,6 @@ impl PullConsumer {
                 "offset must be >= 0 and max_nums > 0".into(),
             ));
         }
-        let subscription = SubscriptionData::tag(mq.topic.clone(), expression, 0);
         let timeout = match suspend {
             Some(s) => s + self.config.pull_timeout,
             None => self.config.pull_timeout,
@@ -147,7 +162,22 @@ impl PullConsumer {
         offset: i64,
         max_nums: i32,
     ) -> Result<PullResult> {
-        self.pull_inner(mq, expression, offset, max_nums, None).await
+        let subscription = SubscriptionData::tag(mq.topic.clone(), expression, 0);
+        self.pull_inner(mq, subscription, offset, max_nums, None).await
+    }
+
+    /// Pulls up to `max_nums` messages of `mq` from `offset` that match the SQL92 `selector`
+    /// (evaluated by the broker, which needs `enablePropertyFilter=true`), returning at once.
+    /// A selector the broker cannot compile is an error with SUBSCRIPTION_PARSE_FAILED.
+    pub async fn pull_sql(
+        &self,
+        mq: &MessageQueue,
+        selector: &str,
+        offset: i64,
+        max_nums: i32,
+    ) -> Result<PullResult> {
+        let subscription = SubscriptionData::sql92(mq.topic.clone(), selector, 0);
+        self.pull_inner(mq, subscription, offset, max_nums, None).await
     }
 
     /// Like [`Self::pull`], but the broker holds the request up to `broker_suspend_max` until a
@@ -161,7 +191,7 @@ impl PullConsumer {
     ) -> Result<PullResult> {
         self.pull_inner(
             mq,
-            expression,
+            SubscriptionData::tag(mq.topic.clone(), expression, 0),
             offset,
             max_nums,
             Some(self.config.broker_suspend_max),

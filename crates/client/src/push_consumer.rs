@@ -1,158 +1,79 @@
 //! [`PushConsumer`]: a consumer group member that pulls its share of the queues and hands each
-//! message to a callback.
+//! message to a callback; its builder and the heartbeat view it registers with the client.
 //!
 //! Tasks, all owned by the consumer's tracker and stopped by its token:
 //! * rebalance, every `rebalance_interval` and at once when a broker sends
-//!   NOTIFY_CONSUMER_IDS_CHANGED or a subscribed topic's route changes;
+//!   NOTIFY_CONSUMER_IDS_CHANGED or a subscribed topic's route changes ([`crate::push_rebalance`]);
 //! * one pull loop per assigned queue ([`crate::push_queue`]), which also dispatches messages;
 //! * offset persistence every `persist_consumer_offset_interval`;
-//! * for ordered consumption, lock renewal every 20 s.
+//! * offset resets a broker pushes (RESET_CONSUMER_CLIENT_OFFSET), applied one at a time
+//!   ([`crate::push_reset`]);
+//! * for ordered consumption, lock renewal every 20 s ([`crate::push_rebalance`]).
+//!
+//! The tasks share one [`Shared`] ([`crate::push_shared`]); settings are [`PushConsumerConfig`]
+//! ([`crate::push_config`]).
 //!
 //! Shutdown: stop pulling, let running callbacks finish, persist offsets, unlock queues,
 //! unregister from every broker (the others rebalance at once), stop the client instance.
 //! Dropping the consumer without `shutdown` cancels every task and closes the connections
 //! without waiting.
-//!
-//! Rebalance of ordered queues: a queue given away is unlocked on the broker only once its
-//! running callback ends (waiting at most 1 s); a queue still busy keeps its broker lock until
-//! the lock expires, so two members never consume the same queue at once.
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use futures::FutureExt;
-use rmq_remoting::body::{ConsumeFromWhere, ConsumeType, ConsumerData, MessageModel, SubscriptionData};
-use tokio::sync::{Notify, Semaphore};
+use rmq_remoting::body::{ConsumeType, ConsumerData, MessageModel, MqMap, SubscriptionData};
+use tokio::sync::{mpsc, Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
-use crate::allocate::AllocateStrategy;
-use crate::config::ClientConfig;
 use crate::error::{ClientError, Result};
-use crate::instance::{sleep_or_cancel, ClientInstance, ConsumerMember};
+use crate::instance::{sleep_or_cancel, ClientInstance};
+use crate::listener::Listener;
+use crate::members::ConsumerMember;
 use crate::message::MessageExt;
 use crate::offset_store::{Backend, OffsetStore};
-use crate::process_queue::ProcessQueue;
 use crate::pull::Puller;
+use crate::push_rebalance::{lock_task, rebalance_task};
+use crate::push_reset::{reset_task, RESETS_QUEUED};
+use crate::push_shared::Shared;
 use crate::rebalance;
 use crate::MessageQueue;
 
-/// Push consumer settings.
-#[derive(Debug, Clone)]
-pub struct PushConsumerConfig {
-    /// Cluster connection.
-    pub client: ClientConfig,
-    /// Consumer group.
-    pub group: String,
-    /// Clustering (the group shares the queues) or broadcasting (every member gets everything).
-    pub message_model: MessageModel,
-    /// Where a group with no stored offset starts.
-    pub consume_from_where: ConsumeFromWhere,
-    /// For `CONSUME_FROM_TIMESTAMP`: ms since the epoch.
-    pub consume_timestamp: i64,
-    /// How queues are split among members.
-    pub allocate: AllocateStrategy,
-    /// Callbacks running at once (across queues).
-    pub consume_concurrency: usize,
-    /// Consume each queue in order, one message at a time, holding the queue's broker lock.
-    pub orderly: bool,
-    /// Messages per pull.
-    pub pull_batch_size: i32,
-    /// A queue stops pulling while this many of its messages are in flight.
-    pub pull_threshold_for_queue: usize,
-    /// Deliveries before a message goes to the dead-letter queue.
-    pub max_reconsume_times: i32,
-    /// Rebalance period.
-    pub rebalance_interval: Duration,
-    /// Offset commit period.
-    pub persist_consumer_offset_interval: Duration,
-    /// How long a broker may hold a pull with nothing to return.
-    pub broker_suspend_max: Duration,
-    /// Timeout of a held pull.
-    pub pull_timeout: Duration,
-    /// Wait after a failed pull.
-    pub pull_error_backoff: Duration,
-    /// Broadcasting offsets are kept in `<dir>/<group>/offsets.json`; `None` keeps them in memory.
-    pub local_offset_dir: Option<PathBuf>,
-}
-
-impl Default for PushConsumerConfig {
-    fn default() -> Self {
-        PushConsumerConfig {
-            client: ClientConfig::default(),
-            group: "DEFAULT_CONSUMER".to_string(),
-            message_model: MessageModel::CLUSTERING,
-            consume_from_where: ConsumeFromWhere::CONSUME_FROM_LAST_OFFSET,
-            consume_timestamp: 0,
-            allocate: AllocateStrategy::Averagely,
-            consume_concurrency: 20,
-            orderly: false,
-            pull_batch_size: 32,
-            pull_threshold_for_queue: 1000,
-            max_reconsume_times: 16,
-            rebalance_interval: Duration::from_secs(20),
-            persist_consumer_offset_interval: Duration::from_secs(5),
-            broker_suspend_max: Duration::from_secs(15),
-            pull_timeout: Duration::from_secs(30),
-            pull_error_backoff: Duration::from_secs(3),
-            local_offset_dir: None,
-        }
-    }
-}
-
-impl PushConsumerConfig {
-    /// Whether this consumer locks its queues on the broker: ordered consumption in a clustering
-    /// group (broadcasting members each read every queue, so nothing is locked).
-    pub(crate) fn locks_queues(&self) -> bool {
-        self.orderly && self.message_model == MessageModel::CLUSTERING
-    }
-
-    /// Checks the settings.
-    pub fn validate(&self) -> Result<()> {
-        self.client.validate()?;
-        if self.group.trim().is_empty() {
-            return Err(ClientError::Invalid("consumer group is empty".into()));
-        }
-        if self.consume_concurrency == 0 || self.pull_batch_size <= 0 || self.pull_threshold_for_queue == 0 {
-            return Err(ClientError::Invalid(
-                "consume_concurrency, pull_batch_size and pull_threshold_for_queue must be > 0".into(),
-            ));
-        }
-        if self.pull_timeout <= self.broker_suspend_max {
-            return Err(ClientError::Invalid(
-                "pull_timeout must exceed broker_suspend_max".into(),
-            ));
-        }
-        Ok(())
-    }
-}
-
-/// What the callback decided about a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConsumeResult {
-    /// Consumed.
-    Success,
-    /// Deliver it again later (clustering: sent back to the group's retry topic).
-    ReconsumeLater,
-}
-
-pub(crate) type Listener = Arc<dyn Fn(MessageExt) -> BoxFuture<'static, ConsumeResult> + Send + Sync>;
+pub use crate::listener::ConsumeResult;
+pub use crate::push_config::PushConsumerConfig;
 
 /// Builds a [`PushConsumer`]: subscriptions first, then `start` with the callback.
 pub struct PushConsumerBuilder {
     config: PushConsumerConfig,
-    subscriptions: Vec<(String, String)>,
+    subscriptions: Vec<(String, Expression)>,
+}
+
+/// What a subscription selects by.
+enum Expression {
+    /// A tag expression.
+    Tag(String),
+    /// A SQL92 selector over message properties.
+    Sql(String),
 }
 
 impl PushConsumerBuilder {
     /// Subscribes `topic` with a tag expression (`*`, `TagA`, `TagA || TagB`).
     pub fn subscribe(mut self, topic: impl Into<String>, expression: impl Into<String>) -> Self {
-        self.subscriptions.push((topic.into(), expression.into()));
+        self.subscriptions
+            .push((topic.into(), Expression::Tag(expression.into())));
+        self
+    }
+
+    /// Subscribes `topic` with a SQL92 selector over message properties (`a > 5 AND b = 'x'`),
+    /// evaluated by the broker, which needs `enablePropertyFilter=true`. `start` asks a broker
+    /// of the topic to check it (CHECK_CLIENT_CONFIG) and fails if it is refused.
+    pub fn subscribe_sql(mut self, topic: impl Into<String>, selector: impl Into<String>) -> Self {
+        self.subscriptions
+            .push((topic.into(), Expression::Sql(selector.into())));
         self
     }
 
@@ -171,6 +92,10 @@ impl PushConsumerBuilder {
 struct Member {
     data: ConsumerData,
     rebalance: Arc<Notify>,
+    // For CONSUME_MESSAGE_DIRECTLY: the callback and whether it consumes in order.
+    listener: Listener,
+    orderly: bool,
+    resets: mpsc::Sender<(String, MqMap<i64>)>,
 }
 
 impl ConsumerMember for Member {
@@ -180,21 +105,24 @@ impl ConsumerMember for Member {
     fn request_rebalance(&self) {
         self.rebalance.notify_one();
     }
-}
+    fn consume_directly(
+        &self,
+        msg: MessageExt,
+    ) -> Option<BoxFuture<'static, rmq_remoting::body::ConsumeMessageDirectlyResult>> {
+        let work = crate::direct::consume_directly(
+            self.listener.clone(),
+            self.data.group_name.clone(),
+            self.orderly,
+            msg,
+        );
+        Some(work.boxed())
+    }
 
-pub(crate) struct Shared {
-    pub config: PushConsumerConfig,
-    pub instance: Arc<ClientInstance>,
-    pub subscriptions: HashMap<String, SubscriptionData>,
-    pub offsets: OffsetStore,
-    pub puller: Puller,
-    pub listener: Listener,
-    pub permits: Arc<Semaphore>,
-    pub cancel: CancellationToken,
-    pub tasks: TaskTracker,
-    // The current assignment; guards the table only.
-    pub queues: Mutex<HashMap<MessageQueue, Arc<ProcessQueue>>>,
-    rebalance: Arc<Notify>,
+    fn reset_offsets(&self, topic: &str, offsets: MqMap<i64>) {
+        if self.resets.try_send((topic.to_string(), offsets)).is_err() {
+            warn!(group = %self.data.group_name, topic, "[reset-offset] too many resets queued; this one is dropped");
+        }
+    }
 }
 
 /// A running push consumer.
@@ -220,7 +148,7 @@ impl PushConsumer {
 
     async fn start(
         config: PushConsumerConfig,
-        subs: Vec<(String, String)>,
+        subs: Vec<(String, Expression)>,
         listener: Listener,
     ) -> Result<Self> {
         config.validate()?;
@@ -233,7 +161,13 @@ impl PushConsumer {
         let version = now_ms();
         let mut subscriptions: HashMap<String, SubscriptionData> = subs
             .iter()
-            .map(|(topic, expr)| (topic.clone(), SubscriptionData::tag(topic.clone(), expr, version)))
+            .map(|(topic, expr)| {
+                let data = match expr {
+                    Expression::Tag(e) => SubscriptionData::tag(topic.clone(), e, version),
+                    Expression::Sql(e) => SubscriptionData::sql92(topic.clone(), e, version),
+                };
+                (topic.clone(), data)
+            })
             .collect();
         if config.message_model == MessageModel::CLUSTERING {
             let retry = format!("%RETRY%{}", config.group);
@@ -244,7 +178,9 @@ impl PushConsumer {
             MessageModel::BROADCASTING => Backend::Local(config.local_offset_dir.clone()),
         };
         let rebalance = Arc::new(Notify::new());
+        let (resets, reset_rx) = mpsc::channel(RESETS_QUEUED);
         let member = Member {
+            resets,
             data: ConsumerData {
                 consume_from_where: config.consume_from_where,
                 consume_type: ConsumeType::CONSUME_PASSIVELY,
@@ -254,6 +190,8 @@ impl PushConsumer {
                 unit_mode: false,
             },
             rebalance: rebalance.clone(),
+            listener: listener.clone(),
+            orderly: config.orderly,
         };
         let shared = Arc::new(Shared {
             offsets: OffsetStore::new(&config.group, instance.clone(), backend),
@@ -264,6 +202,7 @@ impl PushConsumer {
             queues: Mutex::new(HashMap::new()),
             listener,
             subscriptions,
+            retry_topic: format!("%RETRY%{}", config.group),
             instance: instance.clone(),
             config,
             rebalance,
@@ -277,9 +216,16 @@ impl PushConsumer {
                 warn!(topic, error = %e, "no route yet; will retry at the next rebalance");
             }
         }
+        let subs: Vec<SubscriptionData> = shared.subscriptions.values().cloned().collect();
+        if let Err(e) = instance.check_client_in_broker(&shared.config.group, &subs).await {
+            instance.unregister_consumer(&shared.config.group).await;
+            instance.shutdown().await;
+            return Err(e);
+        }
         instance.send_heartbeat_to_all().await;
         shared.tasks.spawn(rebalance_task(shared.clone()));
         shared.tasks.spawn(persist_task(shared.clone()));
+        shared.tasks.spawn(reset_task(shared.clone(), reset_rx));
         if shared.config.locks_queues() {
             shared.tasks.spawn(lock_task(shared.clone()));
         }
@@ -346,148 +292,6 @@ impl Drop for PushConsumer {
     }
 }
 
-async fn rebalance_task(s: Arc<Shared>) {
-    loop {
-        do_rebalance(&s).await;
-        tokio::select! {
-            _ = s.cancel.cancelled() => return,
-            _ = s.rebalance.notified() => {}
-            _ = tokio::time::sleep(s.config.rebalance_interval) => {}
-        }
-    }
-}
-
-async fn do_rebalance(s: &Arc<Shared>) {
-    let topics: Vec<String> = s.subscriptions.keys().cloned().collect();
-    for topic in topics {
-        let target = rebalance::target_queues(
-            &s.instance,
-            &s.config.group,
-            &topic,
-            s.config.message_model,
-            s.config.allocate,
-        )
-        .await;
-        let target = match target {
-            Ok(Some(t)) => t,
-            Ok(None) => continue,
-            Err(e) => {
-                debug!(topic, error = %e, "rebalance skipped");
-                continue;
-            }
-        };
-        let change = {
-            let queues = s.queues.lock().expect("queues lock");
-            rebalance::diff(queues.keys().filter(|mq| mq.topic == topic), &target)
-        };
-        if change.removed.is_empty() && change.added.is_empty() {
-            continue;
-        }
-        info!(group = %s.config.group, topic, removed = change.removed.len(), added = change.added.len(), "rebalanced");
-        give_up(s, &change.removed).await;
-        for mq in change.added {
-            take(s, mq).await;
-        }
-    }
-}
-
-/// How long giving up an ordered queue waits for its running callback (Apache's `tryLock(1000)`).
-const IDLE_WAIT: Duration = Duration::from_secs(1);
-
-async fn give_up(s: &Arc<Shared>, mqs: &[MessageQueue]) {
-    if mqs.is_empty() {
-        return;
-    }
-    let dropped: Vec<(MessageQueue, Arc<ProcessQueue>)> = {
-        let mut queues = s.queues.lock().expect("queues lock");
-        mqs.iter()
-            .filter_map(|mq| queues.remove(mq).map(|pq| (mq.clone(), pq)))
-            .collect()
-    };
-    for (_, pq) in &dropped {
-        pq.dropped().cancel();
-    }
-    let orderly = s.config.locks_queues();
-    // Ordered queues: the broker lock is released only once no callback runs, and kept (it
-    // expires on the broker) for a queue still busy, so the next owner cannot consume a message
-    // this member is still consuming.
-    let idle = if orderly {
-        wait_idle(&dropped, IDLE_WAIT).await
-    } else {
-        Vec::new()
-    };
-    s.offsets.persist(mqs).await;
-    for mq in mqs {
-        s.offsets.remove(mq);
-    }
-    if orderly {
-        let unlock: Vec<MessageQueue> = idle.iter().map(|(mq, _)| mq.clone()).collect();
-        for (mq, _) in dropped.iter().filter(|(mq, _)| !unlock.contains(mq)) {
-            warn!(queue = %mq, "callback still running; keeping the broker lock until it expires");
-        }
-        rebalance::unlock(&s.instance, &s.config.group, &unlock).await;
-    }
-}
-
-/// The queues among `dropped` whose running callback (if any) ended within `wait`, each with its
-/// consume lock, held so no new callback starts while the queue is handed over.
-async fn wait_idle(
-    dropped: &[(MessageQueue, Arc<ProcessQueue>)],
-    wait: Duration,
-) -> Vec<(MessageQueue, tokio::sync::MutexGuard<'_, ()>)> {
-    let waits = dropped
-        .iter()
-        .map(|(mq, pq)| async move { pq.try_consume_lock(wait).await.map(|guard| (mq.clone(), guard)) });
-    futures::future::join_all(waits)
-        .await
-        .into_iter()
-        .flatten()
-        .collect()
-}
-
-async fn take(s: &Arc<Shared>, mq: MessageQueue) {
-    let pq = Arc::new(ProcessQueue::new(&s.cancel));
-    if s.config.locks_queues() {
-        let locked = rebalance::lock(&s.instance, &s.config.group, std::slice::from_ref(&mq)).await;
-        if !locked.contains(&mq) {
-            debug!(queue = %mq, "lock not granted yet; retrying at the next rebalance");
-            return;
-        }
-        pq.set_locked(true, Instant::now());
-    }
-    let start = match start_offset(s, &mq).await {
-        Ok(o) => o,
-        Err(e) => {
-            warn!(queue = %mq, error = %e, "cannot compute the start offset; retrying at the next rebalance");
-            return;
-        }
-    };
-    s.offsets.update(&mq, start, false);
-    s.queues
-        .lock()
-        .expect("queues lock")
-        .insert(mq.clone(), pq.clone());
-    s.tasks.spawn(crate::push_queue::run(s.clone(), mq, pq, start));
-}
-
-/// `computePullFromWhere`: the stored offset, else by `consume_from_where`.
-async fn start_offset(s: &Shared, mq: &MessageQueue) -> Result<i64> {
-    if let Some(offset) = s.offsets.read_from_store(mq).await? {
-        if offset >= 0 {
-            return Ok(offset);
-        }
-    }
-    let retry_topic = mq.topic.starts_with("%RETRY%");
-    match s.config.consume_from_where {
-        ConsumeFromWhere::CONSUME_FROM_FIRST_OFFSET | ConsumeFromWhere::CONSUME_FROM_MIN_OFFSET => Ok(0),
-        ConsumeFromWhere::CONSUME_FROM_TIMESTAMP if !retry_topic => {
-            crate::pull::search_offset(&s.instance, mq, s.config.consume_timestamp).await
-        }
-        _ if retry_topic => Ok(0),
-        _ => crate::pull::max_offset(&s.instance, mq).await,
-    }
-}
-
 async fn persist_task(s: Arc<Shared>) {
     while sleep_or_cancel(s.config.persist_consumer_offset_interval, &s.cancel).await {
         let held: Vec<MessageQueue> = s.queues.lock().expect("queues lock").keys().cloned().collect();
@@ -495,27 +299,12 @@ async fn persist_task(s: Arc<Shared>) {
     }
 }
 
-async fn lock_task(s: Arc<Shared>) {
-    while sleep_or_cancel(Duration::from_secs(20), &s.cancel).await {
-        let held: Vec<(MessageQueue, Arc<ProcessQueue>)> = s
-            .queues
-            .lock()
-            .expect("queues lock")
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        let mqs: Vec<MessageQueue> = held.iter().map(|(mq, _)| mq.clone()).collect();
-        let locked = rebalance::lock(&s.instance, &s.config.group, &mqs).await;
-        let now = Instant::now();
-        for (mq, pq) in held {
-            pq.set_locked(locked.contains(&mq), now);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+    use crate::config::ClientConfig;
 
     async fn dead_addr() -> String {
         let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -548,30 +337,5 @@ mod tests {
             shared.upgrade().is_none(),
             "nothing keeps the consumer's state alive"
         );
-    }
-
-    #[tokio::test]
-    async fn only_idle_queues_are_handed_over() {
-        let cancel = CancellationToken::new();
-        let busy = Arc::new(ProcessQueue::new(&cancel));
-        let idle = Arc::new(ProcessQueue::new(&cancel));
-        let dropped = vec![
-            (MessageQueue::new("T", "b", 0), busy.clone()),
-            (MessageQueue::new("T", "b", 1), idle.clone()),
-        ];
-        let running = busy.consume_lock().await;
-        let ready = wait_idle(&dropped, Duration::from_millis(100)).await;
-        let names: Vec<&MessageQueue> = ready.iter().map(|(mq, _)| mq).collect();
-        assert_eq!(names, [&dropped[1].0]);
-        // While handed over, the idle queue stays idle: no callback can start.
-        assert!(idle.try_consume_lock(Duration::ZERO).await.is_none());
-        drop(ready);
-        // A callback ending within the wait lets its queue go too.
-        let release = async move {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            drop(running);
-        };
-        let (ready, ()) = tokio::join!(wait_idle(&dropped, Duration::from_secs(5)), release);
-        assert_eq!(ready.len(), 2);
     }
 }

@@ -15,6 +15,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures::FutureExt;
+
 use rmq_remoting::body::MessageModel;
 use rmq_remoting::headers::client::ConsumerSendMsgBackRequestHeader;
 use rmq_remoting::message::properties::keys;
@@ -22,10 +24,11 @@ use tracing::{debug, warn};
 
 use crate::error::{ClientError, Result};
 use crate::instance::sleep_or_cancel;
+use crate::listener::ConsumeResult;
 use crate::message::MessageExt;
 use crate::process_queue::ProcessQueue;
 use crate::pull::{PullRequest, PullStatus};
-use crate::push_consumer::{ConsumeResult, Shared};
+use crate::push_shared::Shared;
 use crate::MessageQueue;
 
 /// Pause when a queue has too many messages in flight (`PULL_TIME_DELAY_MILLS_WHEN_FLOW_CONTROL`).
@@ -44,6 +47,13 @@ const DLQ_DELAY_LEVEL: i32 = -1;
 
 /// Runs until the queue is given away or the consumer stops.
 pub(crate) async fn run(s: Arc<Shared>, mq: MessageQueue, pq: Arc<ProcessQueue>, start: i64) {
+    pull_loop(&s, &mq, &pq, start).await;
+    pq.stopped().cancel();
+    debug!(queue = %mq, "pull loop stopped");
+}
+
+async fn pull_loop(s: &Arc<Shared>, mq: &MessageQueue, pq: &Arc<ProcessQueue>, start: i64) {
+    let (s, mq, pq) = (s.clone(), mq.clone(), pq.clone());
     let Some(subscription) = s.subscriptions.get(&mq.topic).cloned() else {
         return;
     };
@@ -136,7 +146,6 @@ pub(crate) async fn run(s: Arc<Shared>, mq: MessageQueue, pq: Arc<ProcessQueue>,
             }
         }
     }
-    debug!(queue = %mq, "pull loop stopped");
 }
 
 async fn acquire(s: &Shared, pq: &ProcessQueue) -> Option<tokio::sync::OwnedSemaphorePermit> {
@@ -149,8 +158,7 @@ async fn acquire(s: &Shared, pq: &ProcessQueue) -> Option<tokio::sync::OwnedSema
 /// Restores the original topic of a message delivered from the retry topic.
 fn for_listener(s: &Shared, msg: &MessageExt) -> MessageExt {
     let mut m = msg.clone();
-    let retry = format!("%RETRY%{}", s.config.group);
-    if m.message.topic == retry {
+    if m.message.topic == s.retry_topic {
         if let Some(real) = m.property(keys::RETRY_TOPIC).map(str::to_string) {
             m.message.topic = real;
         }
@@ -158,24 +166,34 @@ fn for_listener(s: &Shared, msg: &MessageExt) -> MessageExt {
     m
 }
 
-/// Runs the callback, turning a panic into `ReconsumeLater`.
+/// Runs the callback in the calling task, turning a panic into `ReconsumeLater` (a task of its
+/// own per message would double the consumer's spawns for the same isolation).
 async fn call_listener(s: &Shared, msg: MessageExt) -> ConsumeResult {
-    let fut = (s.listener)(msg);
-    match tokio::spawn(fut).await {
+    let fut = std::panic::AssertUnwindSafe((s.listener)(msg));
+    match fut.catch_unwind().await {
         Ok(r) => r,
-        Err(e) => {
-            warn!(error = %e, "message listener panicked; the message will be delivered again");
+        Err(_) => {
+            warn!("message listener panicked; the message will be delivered again");
             ConsumeResult::ReconsumeLater
         }
     }
 }
 
-async fn consume_one(s: &Shared, mq: &MessageQueue, pq: &ProcessQueue, mut msg: MessageExt) {
+async fn consume_one(s: &Shared, mq: &MessageQueue, pq: &ProcessQueue, msg: MessageExt) {
+    let result = call_listener(s, for_listener(s, &msg)).await;
+    if result == ConsumeResult::Success || s.config.message_model == MessageModel::BROADCASTING {
+        commit(s, mq, pq, msg.queue_offset);
+        return;
+    }
+    // Boxed: the send-back and retry states are rare, and kept inline they would make every
+    // message's task several times larger (each spawn copies the whole future).
+    Box::pin(reconsume(s, mq, pq, msg)).await;
+}
+
+/// A message the callback wants again: sent back to the broker, or retried locally until that
+/// works; committed once either is done.
+async fn reconsume(s: &Shared, mq: &MessageQueue, pq: &ProcessQueue, mut msg: MessageExt) {
     loop {
-        let result = call_listener(s, for_listener(s, &msg)).await;
-        if result == ConsumeResult::Success || s.config.message_model == MessageModel::BROADCASTING {
-            break;
-        }
         match send_back(s, &msg, RETRY_DELAY_LEVEL).await {
             Ok(()) => break,
             Err(e) => {
@@ -186,6 +204,10 @@ async fn consume_one(s: &Shared, mq: &MessageQueue, pq: &ProcessQueue, mut msg: 
                 }
                 msg.reconsume_times += 1;
             }
+        }
+        let result = call_listener(s, for_listener(s, &msg)).await;
+        if result == ConsumeResult::Success {
+            break;
         }
     }
     commit(s, mq, pq, msg.queue_offset);

@@ -9,21 +9,13 @@ use std::time::Duration;
 
 use common::*;
 use rmq_client::{
-    ClientConfig, ConsumeFromWhere, ConsumeResult, Message, MessageExt, Producer, ProducerConfig,
-    PullConsumer, PullConsumerConfig, PullStatus, PushConsumer, PushConsumerConfig, SendStatus,
+    ConsumeFromWhere, ConsumeResult, Message, MessageExt, Producer, ProducerConfig, PullConsumer,
+    PullConsumerConfig, PullStatus, PushConsumer, PushConsumerConfig, SendStatus,
 };
-
-fn client(namesrv: &str) -> ClientConfig {
-    ClientConfig {
-        poll_name_server_interval: Duration::from_secs(1),
-        heartbeat_broker_interval: Duration::from_secs(2),
-        ..ClientConfig::new(namesrv)
-    }
-}
 
 fn push_config(namesrv: &str, group: &str) -> PushConsumerConfig {
     PushConsumerConfig {
-        client: client(namesrv),
+        client: fast_client(namesrv),
         group: group.to_string(),
         consume_from_where: ConsumeFromWhere::CONSUME_FROM_FIRST_OFFSET,
         rebalance_interval: Duration::from_secs(2),
@@ -44,7 +36,7 @@ async fn sends_of_every_kind_arrive_with_tags_keys_properties_and_bodies() {
     wait_route(&ns.addr, "TopicE2E", 1).await;
 
     let producer = Producer::start(ProducerConfig {
-        client: client(&ns.addr),
+        client: fast_client(&ns.addr),
         group: "pg_e2e".into(),
         ..Default::default()
     })
@@ -157,7 +149,7 @@ async fn sends_of_every_kind_arrive_with_tags_keys_properties_and_bodies() {
 
     // A pull consumer reads the queues from explicit offsets and sees every message once.
     let pull = PullConsumer::start(PullConsumerConfig {
-        client: client(&ns.addr),
+        client: fast_client(&ns.addr),
         group: "pull_e2e".into(),
         ..Default::default()
     })
@@ -201,7 +193,7 @@ async fn a_failed_message_comes_back_through_the_retry_topic() {
     create_topic(&[&broker.addr], "TopicRetry", 2).await;
     wait_route(&ns.addr, "TopicRetry", 1).await;
     let producer = Producer::start(ProducerConfig {
-        client: client(&ns.addr),
+        client: fast_client(&ns.addr),
         group: "pg_retry".into(),
         ..Default::default()
     })
@@ -255,7 +247,7 @@ async fn ordered_consumption_keeps_queue_order_and_broadcasting_reaches_everyone
     create_topic(&[&broker.addr], "TopicOrder", 2).await;
     wait_route(&ns.addr, "TopicOrder", 1).await;
     let producer = Producer::start(ProducerConfig {
-        client: client(&ns.addr),
+        client: fast_client(&ns.addr),
         group: "pg_order".into(),
         ..Default::default()
     })

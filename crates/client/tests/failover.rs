@@ -13,20 +13,12 @@ use std::time::Duration;
 use common::*;
 use rmq_client::pull::max_offset;
 use rmq_client::{
-    ClientConfig, ConsumeFromWhere, ConsumeResult, Message, MessageQueue, Producer, ProducerConfig,
-    PushConsumer, PushConsumerConfig, SendResult,
+    ConsumeFromWhere, ConsumeResult, Message, MessageQueue, Producer, ProducerConfig, PushConsumer,
+    PushConsumerConfig, SendResult,
 };
 use tempfile::TempDir;
 
 const TOPIC: &str = "TopicFailover";
-
-fn client(namesrv: &str) -> ClientConfig {
-    ClientConfig {
-        poll_name_server_interval: Duration::from_secs(1),
-        heartbeat_broker_interval: Duration::from_secs(2),
-        ..ClientConfig::new(namesrv)
-    }
-}
 
 /// Max offsets of the topic's 4 queues at one broker address.
 async fn max_offsets(producer: &Producer, addr: &str, broker: &str) -> Vec<i64> {
@@ -77,7 +69,7 @@ async fn dead_master_producer_moves_on_and_consumer_drains_the_slave() {
     .await;
 
     let producer = Producer::start(ProducerConfig {
-        client: client(&ns.addr),
+        client: fast_client(&ns.addr),
         group: "pg_fail".into(),
         ..Default::default()
     })
@@ -165,7 +157,7 @@ async fn dead_master_producer_moves_on_and_consumer_drains_the_slave() {
     let seen: Arc<Mutex<HashSet<String>>> = Arc::new(Mutex::new(HashSet::new()));
     let s2 = seen.clone();
     let consumer = PushConsumer::builder(PushConsumerConfig {
-        client: client(&ns.addr),
+        client: fast_client(&ns.addr),
         group: "cg_fail".into(),
         consume_from_where: ConsumeFromWhere::CONSUME_FROM_FIRST_OFFSET,
         rebalance_interval: Duration::from_secs(2),

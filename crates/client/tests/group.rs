@@ -21,11 +21,7 @@ type Tally = Arc<Mutex<HashMap<String, Vec<usize>>>>;
 
 async fn member(namesrv: &str, index: usize, tally: Tally) -> PushConsumer {
     let config = PushConsumerConfig {
-        client: ClientConfig {
-            poll_name_server_interval: Duration::from_secs(1),
-            heartbeat_broker_interval: Duration::from_secs(2),
-            ..ClientConfig::new(namesrv)
-        },
+        client: fast_client(namesrv),
         group: "cg_three".into(),
         consume_from_where: ConsumeFromWhere::CONSUME_FROM_FIRST_OFFSET,
         rebalance_interval: Duration::from_secs(2),

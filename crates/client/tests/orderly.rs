@@ -9,21 +9,13 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use rmq_client::{
-    ClientConfig, ConsumeFromWhere, ConsumeResult, Message, MessageExt, Producer, ProducerConfig,
-    PullConsumer, PullConsumerConfig, PullStatus, PushConsumer, PushConsumerConfig,
+    ConsumeFromWhere, ConsumeResult, Message, MessageExt, Producer, ProducerConfig, PullConsumer,
+    PullConsumerConfig, PullStatus, PushConsumer, PushConsumerConfig,
 };
-
-fn client(namesrv: &str) -> ClientConfig {
-    ClientConfig {
-        poll_name_server_interval: Duration::from_secs(1),
-        heartbeat_broker_interval: Duration::from_secs(2),
-        ..ClientConfig::new(namesrv)
-    }
-}
 
 fn orderly_config(namesrv: &str, group: &str) -> PushConsumerConfig {
     PushConsumerConfig {
-        client: client(namesrv),
+        client: fast_client(namesrv),
         group: group.to_string(),
         orderly: true,
         consume_from_where: ConsumeFromWhere::CONSUME_FROM_FIRST_OFFSET,
@@ -36,7 +28,7 @@ fn orderly_config(namesrv: &str, group: &str) -> PushConsumerConfig {
 
 async fn producer(namesrv: &str, group: &str) -> Producer {
     Producer::start(ProducerConfig {
-        client: client(namesrv),
+        client: fast_client(namesrv),
         group: group.into(),
         ..Default::default()
     })
@@ -82,7 +74,7 @@ async fn a_message_failing_max_reconsume_times_goes_to_the_dlq() {
     })
     .await;
     let pull = PullConsumer::start(PullConsumerConfig {
-        client: client(&ns.addr),
+        client: fast_client(&ns.addr),
         group: "pull_order_dlq".into(),
         ..Default::default()
     })

@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use rmq_remoting::java_properties::JavaProperties;
+use rmq_remoting::java_properties::{escape_value, JavaProperties};
 use tracing::warn;
 
 /// Why a configuration is rejected; every variant names the key.
@@ -86,7 +86,25 @@ pub const RUNTIME_BLACKLIST: &[&str] = &[
     "configStorePath",
     // Copied into the listener's settings at start; a later change would be reported but ignored.
     "serverChannelMaxIdleTimeSeconds",
+    "maxBufferedRequestBytes",
+    // The metrics endpoint is bound at start.
+    "metricsExporterType",
+    "metricsPromExporterHost",
+    "metricsPromExporterPort",
+    "metricsLabel",
+    "metricsInDelta",
+    "metricsOtelCardinalityLimit",
 ];
+
+/// Default [`NamesrvConfig::max_topics_per_broker`].
+pub const DEFAULT_MAX_TOPICS_PER_BROKER: usize = 50_000;
+/// Default [`NamesrvConfig::max_topic_name_length`]: Apache's `TopicValidator` limit.
+pub const DEFAULT_MAX_TOPIC_NAME_LENGTH: usize = 127;
+/// Default [`NamesrvConfig::max_kv_value_length`].
+pub const DEFAULT_MAX_KV_VALUE_LENGTH: usize = 16 * 1024;
+/// Default [`NamesrvConfig::max_kv_table_bytes`]: the ORDER_TOPIC_CONFIG namespace rides on
+/// every REGISTER_BROKER reply, which must stay far below the 16 MiB frame limit.
+pub const DEFAULT_MAX_KV_TABLE_BYTES: usize = 1024 * 1024;
 
 /// Nameserver settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -109,6 +127,23 @@ pub struct NamesrvConfig {
     pub kv_log_interval: Duration,
     /// Connections silent this long are closed (`serverChannelMaxIdleTimeSeconds`, s; 120).
     pub idle_timeout: Duration,
+    /// A REGISTER_BROKER carrying more topics is refused (`maxTopicsPerBroker`; 50,000). Not an
+    /// Apache key: it bounds what one registration costs and keeps GET_ALL_TOPIC_LIST in a frame.
+    pub max_topics_per_broker: usize,
+    /// A REGISTER_BROKER naming a longer topic is refused (`maxTopicNameLength`, bytes; 127 as
+    /// Apache's TopicValidator).
+    pub max_topic_name_length: usize,
+    /// Longest KV value PUT_KV_CONFIG accepts (`maxKvValueLength`, bytes; 16 KiB).
+    pub max_kv_value_length: usize,
+    /// Most bytes (keys plus values, every namespace) the KV table may hold
+    /// (`maxKvTableBytes`; 1 MiB); a put past it is refused.
+    pub max_kv_table_bytes: usize,
+    /// Request bytes all connections may hold in incomplete frames before the slowest peers
+    /// are closed (`maxBufferedRequestBytes`; 128 MiB).
+    pub max_buffered_request_bytes: usize,
+    /// RocketMQ 5's broker metrics keys, read here too (an extension: Apache's nameserver has
+    /// no exporter). "" as `metricsPromExporterHost` binds every interface.
+    pub metrics: rmq_metrics::MetricsConfig,
 }
 
 impl Default for NamesrvConfig {
@@ -122,6 +157,12 @@ impl Default for NamesrvConfig {
             order_message_enable: false,
             kv_log_interval: Duration::from_secs(600),
             idle_timeout: Duration::from_secs(120),
+            max_topics_per_broker: DEFAULT_MAX_TOPICS_PER_BROKER,
+            max_topic_name_length: DEFAULT_MAX_TOPIC_NAME_LENGTH,
+            max_kv_value_length: DEFAULT_MAX_KV_VALUE_LENGTH,
+            max_kv_table_bytes: DEFAULT_MAX_KV_TABLE_BYTES,
+            max_buffered_request_bytes: rmq_remoting::net::DEFAULT_MAX_BUFFERED_REQUEST_BYTES,
+            metrics: rmq_metrics::MetricsConfig::default(),
         }
     }
 }
@@ -198,9 +239,28 @@ impl NamesrvConfig {
                         .map(Duration::from_secs)
                         .ok_or_else(|| invalid("a positive number of seconds"))?
                 }
+                "maxTopicsPerBroker" => {
+                    next.max_topics_per_broker = count(value).ok_or_else(|| invalid(COUNT))?
+                }
+                "maxTopicNameLength" => {
+                    next.max_topic_name_length = count(value).ok_or_else(|| invalid(COUNT))?
+                }
+                "maxKvValueLength" => {
+                    next.max_kv_value_length = count(value).ok_or_else(|| invalid(COUNT))?
+                }
+                "maxKvTableBytes" => next.max_kv_table_bytes = count(value).ok_or_else(|| invalid(COUNT))?,
+                "maxBufferedRequestBytes" => {
+                    next.max_buffered_request_bytes = count(value).ok_or_else(|| invalid(COUNT))?
+                }
                 // Apache writes the config file's own path here; reading it back is harmless.
                 "configStorePath" => {}
+                other if rmq_metrics::config::KEYS.contains(&other) => {
+                    next.metrics
+                        .set(other, value)
+                        .map_err(|_| invalid(metrics_expected(other)))?;
+                }
                 other if IGNORED_APACHE_KEYS.contains(&other) => {}
+                other if rmq_metrics::config::IGNORED_KEYS.contains(&other) => {}
                 other => warn!(key = other, "unknown nameserver config key ignored"),
             }
         }
@@ -209,18 +269,33 @@ impl NamesrvConfig {
         Ok(())
     }
 
-    /// The effective settings as Apache-named properties, one `key=value` line each, sorted.
+    /// The effective settings as Apache-named properties, one `key=value` line each, sorted;
+    /// values escaped so the text reads back as the same settings.
     pub fn to_properties_text(&self) -> String {
-        let mut lines = [
+        let mut lines = vec![
             format!("brokerChannelExpiredTime={}", self.broker_expiry.as_millis()),
             format!("kvConfigLogInterval={}", self.kv_log_interval.as_millis()),
-            format!("kvConfigPath={}", self.kv_config_file().display()),
+            format!(
+                "kvConfigPath={}",
+                escape_value(&self.kv_config_file().display().to_string())
+            ),
             format!("listenPort={}", self.listen_port),
+            format!("maxBufferedRequestBytes={}", self.max_buffered_request_bytes),
+            format!("maxKvTableBytes={}", self.max_kv_table_bytes),
+            format!("maxKvValueLength={}", self.max_kv_value_length),
+            format!("maxTopicNameLength={}", self.max_topic_name_length),
+            format!("maxTopicsPerBroker={}", self.max_topics_per_broker),
             format!("orderMessageEnable={}", self.order_message_enable),
-            format!("rocketmqHome={}", self.home.display()),
+            format!("rocketmqHome={}", escape_value(&self.home.display().to_string())),
             format!("scanNotActiveBrokerInterval={}", self.scan_interval.as_millis()),
             format!("serverChannelMaxIdleTimeSeconds={}", self.idle_timeout.as_secs()),
         ];
+        lines.extend(
+            self.metrics
+                .to_properties()
+                .into_iter()
+                .map(|(k, v)| format!("{k}={}", escape_value(&v))),
+        );
         lines.sort();
         let mut text = lines.join("\n");
         text.push('\n');
@@ -229,7 +304,23 @@ impl NamesrvConfig {
 }
 
 const MS: &str = "a positive number of milliseconds";
+
+/// What each metrics key takes, for the error message.
+fn metrics_expected(key: &str) -> &'static str {
+    match key {
+        "metricsExporterType" => "DISABLE or PROM (the only exporter here)",
+        "metricsPromExporterPort" => "a port 0-65535",
+        "metricsLabel" => "k1:v1,k2:v2 with Prometheus label names",
+        "metricsInDelta" => BOOL,
+        _ => COUNT,
+    }
+}
 const BOOL: &str = "true or false";
+const COUNT: &str = "a positive integer";
+
+fn count(value: &str) -> Option<usize> {
+    value.parse::<usize>().ok().filter(|&n| n > 0)
+}
 
 fn millis(value: &str) -> Option<Duration> {
     value
@@ -270,6 +361,7 @@ mod tests {
              scanNotActiveBrokerInterval=500\nbrokerChannelExpiredTime=3000\nserverWorkerThreads=8\nbogus=1\n",
         );
         let c = NamesrvConfig::from_properties(&props).unwrap();
+        assert_eq!(c.max_topic_name_length, 127);
         assert_eq!(c.listen_port, 9877);
         assert_eq!(c.kv_config_file(), PathBuf::from("/tmp/kv.json"));
         assert!(c.order_message_enable);

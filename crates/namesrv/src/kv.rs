@@ -7,6 +7,11 @@
 //! holds either the old or the new table, never a torn one. A change is acknowledged only after its
 //! write returns. Writes are serialized by `write_lock`, and each writer snapshots the table while
 //! holding it, so the last rename always carries the newest table.
+//!
+//! Bounds ([`KvLimits`]): a value longer than `max_value_len`, or a put that would take the table
+//! (keys plus values, every namespace) past `max_table_bytes`, is refused and changes nothing, so
+//! the ORDER_TOPIC_CONFIG namespace that rides on every REGISTER_BROKER reply stays small and each
+//! rewrite of the file stays cheap.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -28,6 +33,38 @@ pub type KvTableMap = BTreeMap<String, BTreeMap<String, String>>;
 #[serde(rename_all = "camelCase", default)]
 struct KvFile {
     config_table: KvTableMap,
+}
+
+/// How large the KV table may grow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KvLimits {
+    /// Longest value, bytes.
+    pub max_value_len: usize,
+    /// Most bytes of keys plus values over every namespace.
+    pub max_table_bytes: usize,
+}
+
+/// Why a put was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KvRefused {
+    /// The value is too long.
+    #[error("the value of {len} bytes exceeds maxKvValueLength ({max} bytes)")]
+    ValueTooLong {
+        /// Its length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The table would grow too large.
+    #[error(
+        "the KV table would hold {would} bytes, over maxKvTableBytes ({max} bytes); delete entries first"
+    )]
+    TableFull {
+        /// Bytes after the put.
+        would: usize,
+        /// The limit.
+        max: usize,
+    },
 }
 
 /// A KV file that cannot be read or written.
@@ -110,13 +147,36 @@ impl KvStore {
         self.read().clone()
     }
 
-    /// Sets a value in memory; call [`Self::persist`] (blocking) afterwards.
-    pub fn put(&self, namespace: &str, key: &str, value: &str) {
+    /// Sets a value in memory within `limits`; call [`Self::persist`] (blocking) afterwards.
+    /// A refused put changes nothing.
+    pub fn put(&self, namespace: &str, key: &str, value: &str, limits: KvLimits) -> Result<(), KvRefused> {
+        if value.len() > limits.max_value_len {
+            return Err(KvRefused::ValueTooLong {
+                len: value.len(),
+                max: limits.max_value_len,
+            });
+        }
         let mut table = self.table.write().unwrap_or_else(PoisonError::into_inner);
+        let size: usize = table
+            .iter()
+            .flat_map(|(ns, keys)| keys.iter().map(move |(k, v)| ns.len() + k.len() + v.len()))
+            .sum();
+        let replaced = table
+            .get(namespace)
+            .and_then(|keys| keys.get(key))
+            .map_or(0, |old| namespace.len() + key.len() + old.len());
+        let would = size - replaced + namespace.len() + key.len() + value.len();
+        if would > limits.max_table_bytes {
+            return Err(KvRefused::TableFull {
+                would,
+                max: limits.max_table_bytes,
+            });
+        }
         table
             .entry(namespace.to_string())
             .or_default()
             .insert(key.to_string(), value.to_string());
+        Ok(())
     }
 
     /// Removes a value in memory; returns whether it existed. Call [`Self::persist`] afterwards.
@@ -155,7 +215,12 @@ impl KvStore {
         info!(namespaces = table.len(), "configTable SIZE: {}", table.len());
         for (namespace, keys) in table.iter() {
             for (key, value) in keys {
-                info!("configTable NAMESPACE: {namespace} KEY: {key} VALUE: {value}");
+                info!(
+                    "configTable NAMESPACE: {} KEY: {} VALUE: {}",
+                    rmq_remoting::clip(namespace),
+                    rmq_remoting::clip(key),
+                    rmq_remoting::clip(value)
+                );
             }
         }
     }
@@ -194,8 +259,8 @@ mod tests {
         let path = dir.path().join("namesrv").join("kvConfig.json");
         let kv = KvStore::load(&path).unwrap();
         assert!(kv.snapshot().is_empty());
-        kv.put(ORDER_TOPIC_CONFIG, "T", "broker-a:4");
-        kv.put("ns", "k", "v");
+        kv.put(ORDER_TOPIC_CONFIG, "T", "broker-a:4", LIMITS).unwrap();
+        kv.put("ns", "k", "v", LIMITS).unwrap();
         kv.persist().unwrap();
         assert!(kv.delete("ns", "k"));
         assert!(!kv.delete("ns", "k"));
@@ -218,6 +283,33 @@ mod tests {
                 .as_deref(),
             Some("b:8")
         );
+    }
+
+    const LIMITS: KvLimits = KvLimits {
+        max_value_len: 16,
+        max_table_bytes: 64,
+    };
+
+    #[test]
+    fn values_and_the_table_are_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let kv = KvStore::load(&dir.path().join("kv.json")).unwrap();
+        assert_eq!(
+            kv.put("ns", "k", &"v".repeat(17), LIMITS),
+            Err(KvRefused::ValueTooLong { len: 17, max: 16 })
+        );
+        // 2 + 2 + 16 = 20 bytes an entry: three fit in 64, a fourth does not.
+        for key in ["k1", "k2", "k3"] {
+            kv.put("ns", key, &"v".repeat(16), LIMITS).unwrap();
+        }
+        assert!(matches!(
+            kv.put("ns", "k4", &"v".repeat(16), LIMITS),
+            Err(KvRefused::TableFull { would: 80, max: 64 })
+        ));
+        assert_eq!(kv.get("ns", "k4"), None);
+        // Replacing a value counts the new length only.
+        kv.put("ns", "k1", "short", LIMITS).unwrap();
+        kv.put("ns", "k4", "1234", LIMITS).unwrap();
     }
 
     #[test]

@@ -4,6 +4,8 @@
 //! * [`kv`]: the KV config table and its file;
 //! * [`config`]: [`NamesrvConfig`] with Apache's key names;
 //! * `processor`: the request handler, one file per request family;
+//! * `metrics`: the Prometheus page (`metricsExporterType=PROM`);
+//! * `state`: the state the handler and the timers share;
 //! * [`server`]: [`NameServer`], which runs the listener and the timers.
 //!
 //! Nameservers never talk to each other: each one builds the full picture from the
@@ -21,9 +23,11 @@
 
 pub mod config;
 pub mod kv;
+mod metrics;
 mod processor;
 pub mod route;
 pub mod server;
+mod state;
 
 pub use config::{ConfigError, NamesrvConfig};
 pub use kv::{KvError, KvStore};

@@ -1,5 +1,5 @@
 //! [`NameServer`]: the running server — the remoting listener, the dead-broker scan and the KV
-//! log — and [`State`], the one shared value its tasks and handlers hold.
+//! log — around one [`State`] (`crate::state`), the shared value its tasks and handlers hold.
 //!
 //! Every task is spawned on a [`TaskTracker`] and stops when the server's [`CancellationToken`] is
 //! cancelled; [`NameServer::shutdown`] cancels and waits for them. Dropping a `NameServer` without
@@ -7,19 +7,20 @@
 //! does not wait.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, RwLock};
 
 use rmq_remoting::net::{serve, ServerConfig};
 use tokio::net::TcpListener;
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use crate::config::{ConfigError, NamesrvConfig};
 use crate::kv::{KvError, KvStore};
+use crate::metrics::NamesrvMetrics;
 use crate::processor::NamesrvHandler;
 use crate::route::RouteTable;
+use crate::state::State;
 
 /// Why the nameserver cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -30,46 +31,12 @@ pub enum NamesrvError {
     /// The KV file cannot be loaded.
     #[error(transparent)]
     Kv(#[from] KvError),
+    /// The Prometheus endpoint cannot be bound (the message names the keys to change).
+    #[error(transparent)]
+    Metrics(#[from] rmq_metrics::MetricsError),
     /// The listener is unusable.
     #[error("listener: {0}")]
     Io(#[from] std::io::Error),
-}
-
-/// Shared by the handler and the background tasks.
-#[derive(Debug)]
-pub(crate) struct State {
-    // Changed only by UPDATE_NAMESRV_CONFIG; read by route lookups (orderMessageEnable) and timers.
-    config: RwLock<NamesrvConfig>,
-    // One lock for the four route tables: a registration must update them together, and route
-    // lookups (the hot path) take it shared, so they never wait behind one another.
-    routes: RwLock<RouteTable>,
-    // The KV table has its own lock inside; it is independent of the routes.
-    pub(crate) kv: KvStore,
-    // Liveness uses a monotonic clock: a wall-clock jump must not expire every broker.
-    started: Instant,
-}
-
-impl State {
-    pub(crate) fn config(&self) -> RwLockReadGuard<'_, NamesrvConfig> {
-        self.config.read().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    pub(crate) fn config_mut(&self) -> RwLockWriteGuard<'_, NamesrvConfig> {
-        self.config.write().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    pub(crate) fn routes(&self) -> RwLockReadGuard<'_, RouteTable> {
-        self.routes.read().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    pub(crate) fn routes_mut(&self) -> RwLockWriteGuard<'_, RouteTable> {
-        self.routes.write().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Milliseconds since the server started.
-    pub(crate) fn now_ms(&self) -> u64 {
-        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
-    }
 }
 
 /// A running nameserver.
@@ -77,6 +44,7 @@ impl State {
 pub struct NameServer {
     state: Arc<State>,
     local_addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
     cancel: CancellationToken,
     tasks: TaskTracker,
 }
@@ -91,16 +59,31 @@ impl NameServer {
         // empty table that later fills in.
         let kv = KvStore::load(&config.kv_config_file())?;
         let local_addr = listener.local_addr()?;
+        let metrics_listener = if config.metrics.enabled() {
+            let m = &config.metrics;
+            let host = if m.prom_host.is_empty() {
+                "0.0.0.0"
+            } else {
+                m.prom_host.as_str()
+            };
+            Some(rmq_metrics::bind(host, m.prom_port)?)
+        } else {
+            None
+        };
+        let metrics_addr = metrics_listener.as_ref().and_then(|l| l.local_addr().ok());
+        let node_id = format!(
+            "{}:{}",
+            rmq_remoting::net::local_ip::local_ipv4(),
+            local_addr.port()
+        );
+        let metrics = NamesrvMetrics::new(&config.metrics, node_id);
         let server_config = ServerConfig {
             idle_timeout: Some(config.idle_timeout),
+            max_buffered_request_bytes: config.max_buffered_request_bytes,
+            open_connections: metrics.connections.clone(),
             ..ServerConfig::default()
         };
-        let state = Arc::new(State {
-            routes: RwLock::new(RouteTable::new(config.broker_expiry)),
-            config: RwLock::new(config),
-            kv,
-            started: Instant::now(),
-        });
+        let state = Arc::new(State::new(config, kv, metrics));
         let cancel = CancellationToken::new();
         let tasks = TaskTracker::new();
         let handler = Arc::new(NamesrvHandler::new(state.clone()));
@@ -112,14 +95,26 @@ impl NameServer {
         });
         tasks.spawn(scan_brokers(state.clone(), cancel.clone()));
         tasks.spawn(log_kv(state.clone(), cancel.clone()));
+        if let Some(listener) = metrics_listener {
+            let s = state.clone();
+            let render: rmq_metrics::server::Render =
+                Arc::new(move || crate::metrics::render(&s.metrics, &s.routes()));
+            tasks.spawn(rmq_metrics::serve(listener, render, cancel.clone()));
+        }
         tasks.close();
         info!(%local_addr, "nameserver started");
         Ok(NameServer {
             state,
             local_addr,
+            metrics_addr,
             cancel,
             tasks,
         })
+    }
+
+    /// Where `/metrics` is served (`metricsExporterType=PROM`), else `None`.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// The address it listens on.
@@ -129,7 +124,7 @@ impl NameServer {
 
     /// The route tables, for tests and diagnostics. Do not hold the guard across an `.await`.
     pub fn route_table(&self) -> &RwLock<RouteTable> {
-        &self.state.routes
+        self.state.route_lock()
     }
 
     /// The KV store, for tests and diagnostics.

@@ -9,8 +9,8 @@
 //!
 //! Short input means "read more" (`Ok(None)`). A frame whose length exceeds the limit, or whose
 //! header is inconsistent, is a [`CodecError`]; the connection that sent it should be closed. The
-//! decoder reserves memory only for frames within the limit, so garbage input cannot make it
-//! allocate more than `max_frame` bytes.
+//! decoder never reserves memory for the length a frame announces: the caller's buffer grows
+//! only with the bytes that arrive, so a peer that announces 16 MiB and sends 8 bytes costs 8.
 
 use bytes::{Buf, BufMut, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
@@ -91,7 +91,6 @@ impl Decoder for RemotingCodec {
             });
         }
         if src.len() < total {
-            src.reserve(total - src.len());
             return Ok(None);
         }
         let mut frame = src.split_to(total);

@@ -5,18 +5,11 @@
 //! always encoded in the serialize type of the request it answers, which [`RemotingCommand::reply`]
 //! takes care of.
 
-use std::collections::HashMap;
-
 use bytes::Bytes;
 
 use crate::code::{LanguageCode, RequestCode, ResponseCode, CURRENT_VERSION};
+pub use crate::header::ExtFields;
 use crate::header::{CommandHeader, HeaderError};
-
-/// The "custom header" of a frame: every value is a string, as Java sends them. Hashed with
-/// foldhash (randomly seeded, so still safe against crafted keys), which is several times
-/// cheaper than the default SipHash for these short keys; the broker builds and reads such a
-/// map for every request.
-pub type ExtFields = HashMap<String, String, foldhash::fast::RandomState>;
 
 /// `flag` bit marking a response.
 pub const FLAG_RESPONSE: i32 = 1;

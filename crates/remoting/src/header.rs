@@ -9,8 +9,15 @@
 //! [`RpcRequest`] ties a request header to its request code and its response header, so that a
 //! typed call returns the right type.
 
+use std::collections::HashMap;
+
 use crate::code::RequestCode;
-use crate::command::ExtFields;
+
+/// The "custom header" of a frame: every value is a string, as Java sends them. Hashed with
+/// foldhash (randomly seeded, so still safe against crafted keys), which is several times
+/// cheaper than the default SipHash for these short keys; the broker builds and reads such a
+/// map for every request.
+pub type ExtFields = HashMap<String, String, foldhash::fast::RandomState>;
 
 /// A header field that is missing or cannot be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -23,7 +30,7 @@ pub enum HeaderError {
     Invalid {
         /// Wire name of the field.
         field: &'static str,
-        /// The value received.
+        /// The value received, clipped to [`crate::clip::CLIP_BYTES`].
         value: String,
         /// What was expected.
         expected: &'static str,
@@ -45,7 +52,7 @@ macro_rules! numeric_ext_value {
                 let raw = raw.ok_or(HeaderError::Missing(name))?;
                 raw.trim().parse::<$t>().map_err(|_| HeaderError::Invalid {
                     field: name,
-                    value: raw.to_string(),
+                    value: crate::clip::clip(raw).into_owned(),
                     expected: $expected,
                 })
             }
@@ -143,15 +150,15 @@ macro_rules! command_header {
 
         impl $crate::header::CommandHeader for $name {
             #[allow(unused_variables)]
-            fn from_ext_fields(fields: &$crate::command::ExtFields) -> Result<Self, $crate::header::HeaderError> {
+            fn from_ext_fields(fields: &$crate::header::ExtFields) -> Result<Self, $crate::header::HeaderError> {
                 Ok($name {
                     $($field: <$ty as $crate::header::ExtValue>::parse_ext(
                         $wire, fields.get($wire).map(String::as_str))?),*
                 })
             }
-            fn to_ext_fields(&self) -> $crate::command::ExtFields {
+            fn to_ext_fields(&self) -> $crate::header::ExtFields {
                 #[allow(unused_mut)]
-                let mut fields = $crate::command::ExtFields::default();
+                let mut fields = $crate::header::ExtFields::default();
                 $(if let Some(v) = $crate::header::ExtValue::render_ext(&self.$field) {
                     fields.insert($wire.to_string(), v);
                 })*

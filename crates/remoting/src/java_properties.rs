@@ -90,6 +90,28 @@ fn split_key_value(line: &str) -> (String, &str) {
     (key, rest)
 }
 
+/// `value` written so that [`JavaProperties::parse`] (and Java's `Properties.load`) reads it back
+/// unchanged: backslashes, line breaks, tabs and form feeds escaped, and whitespace at either end
+/// (which a reader skips or trims) written as `\uXXXX`. Other characters stay as they are, so a
+/// path or an address prints as itself.
+pub fn escape_value(value: &str) -> String {
+    let inner_from = value.len() - value.trim_start().len();
+    let inner_to = value.trim_end().len().max(inner_from);
+    let mut out = String::with_capacity(value.len());
+    for (i, c) in value.char_indices() {
+        match c {
+            c if (i < inner_from || i >= inner_to) => out.push_str(&format!("\\u{:04X}", c as u32)),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{c}' => out.push_str("\\f"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 fn unescape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut chars = s.chars();
@@ -120,6 +142,25 @@ fn unescape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn escaped_values_read_back_unchanged() {
+        for value in [
+            "plain",
+            "/store path/with spaces",
+            "!\n# broker-a",
+            "back\\slash\ttab\rcr\u{c}ff",
+            "  lead and trail  ",
+            " ",
+            "\t\u{3000}wide\u{a0}",
+            "",
+            "127.0.0.1:9876;127.0.0.2:9876",
+        ] {
+            let text = format!("k={}\n", escape_value(value));
+            assert_eq!(JavaProperties::parse(&text).get("k"), Some(value), "{text:?}");
+        }
+        assert_eq!(escape_value("/a b/c"), "/a b/c", "inner spaces stay readable");
+    }
 
     #[test]
     fn parses_broker_conf_shapes() {

@@ -5,6 +5,8 @@
 //! Everything is typed at the edge: a frame's string map turns into a header struct here, so the
 //! servers and clients built on this crate never handle raw `extFields`.
 
+pub mod acl;
+pub mod clip;
 pub mod code;
 pub mod codec;
 pub mod command;
@@ -12,6 +14,7 @@ pub mod header;
 pub mod message;
 pub mod serialize;
 
+pub use clip::clip;
 pub use code::{LanguageCode, RequestCode, ResponseCode, CURRENT_VERSION};
 pub use codec::{CodecError, RemotingCodec, DEFAULT_MAX_FRAME};
 pub use command::{ExtFields, RemotingCommand, SerializeType};

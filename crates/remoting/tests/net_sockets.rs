@@ -137,7 +137,7 @@ async fn oneway_errors_unknown_codes_and_pushes() {
         assert_eq!(cmd.code, RequestCode::NOTIFY_CONSUMER_IDS_CHANGED.code());
         assert!(cmd.is_oneway());
         seen.fetch_add(1, Ordering::SeqCst);
-        None
+        rmq_remoting::net::ServerReply::None
     }));
     for _ in 0..5 {
         client
@@ -316,4 +316,85 @@ async fn requests_held_by_handlers_are_bounded_in_bytes() {
     );
     assert!(!writer.is_finished(), "the server should push back on the writer");
     writer.abort();
+}
+
+/// Reads until EOF or a reset; panics if the connection stays open for 10 s.
+async fn expect_closed(s: &mut TcpStream) {
+    let mut buf = [0u8; 4096];
+    loop {
+        let read = tokio::time::timeout(
+            Duration::from_secs(10),
+            tokio::io::AsyncReadExt::read(s, &mut buf),
+        )
+        .await;
+        match read {
+            Ok(Ok(0)) | Ok(Err(_)) => return,
+            Ok(Ok(_)) => continue,
+            Err(_) => panic!("connection still open after 10 s"),
+        }
+    }
+}
+
+/// Past the server's budget for buffered request bytes, the peer stalled longest is closed
+/// and a peer that keeps completing frames is served on.
+#[tokio::test]
+async fn buffered_request_bytes_past_the_budget_close_the_slowest_peer() {
+    let config = ServerConfig {
+        max_buffered_request_bytes: 1024 * 1024,
+        ..ServerConfig::default()
+    };
+    let (addr, handler, _token) = start(config).await;
+    // A slow peer: announces a 4 MiB frame and sends 700 KB of it.
+    let mut slow = TcpStream::connect(&addr).await.unwrap();
+    let mut partial = (4u32 << 20).to_be_bytes().to_vec();
+    partial.extend_from_slice(&[0u8; 700 * 1024]);
+    slow.write_all(&partial).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        handler.closed.load(Ordering::SeqCst),
+        0,
+        "under the budget nobody is closed"
+    );
+    // A second peer does the same: together they pass 1 MiB, and the older one goes.
+    let mut newer = TcpStream::connect(&addr).await.unwrap();
+    newer.write_all(&partial).await.unwrap();
+    expect_closed(&mut slow).await;
+    assert_eq!(handler.closed.load(Ordering::SeqCst), 1);
+    // Once the budget has room again a client is answered, and the newer peer is still open.
+    let client = RemotingClient::default();
+    assert!(client
+        .invoke(&addr, echo(1, 0), Duration::from_secs(5))
+        .await
+        .unwrap()
+        .is_success());
+    assert_eq!(handler.closed.load(Ordering::SeqCst), 1);
+    drop(newer);
+    wait_until(|| handler.closed.load(Ordering::SeqCst) == 2).await;
+}
+
+/// A good frame followed by a bad one in the same write: the good one is answered before the
+/// connection is closed.
+#[tokio::test]
+async fn a_valid_frame_is_answered_before_a_bad_frame_closes_the_connection() {
+    let (addr, _, _token) = start(ServerConfig::default()).await;
+    let mut request = echo(7, 20);
+    request.opaque = 4242;
+    let mut bytes = rmq_remoting::codec::encode_command(&request).unwrap();
+    bytes.extend_from_slice(&[0, 0, 0, 8, 9, 0, 0, 0, 1, 2, 3, 4]); // serialize type 9
+    let mut s = TcpStream::connect(&addr).await.unwrap();
+    s.write_all(&bytes).await.unwrap();
+    let mut got = Vec::new();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::io::AsyncReadExt::read_to_end(&mut s, &mut got),
+    )
+    .await
+    .expect("closed within 10 s")
+    .expect("read");
+    let mut buf = bytes::BytesMut::from(&got[..]);
+    let reply = tokio_util::codec::Decoder::decode(&mut rmq_remoting::RemotingCodec::default(), &mut buf)
+        .unwrap()
+        .expect("a reply before the close");
+    assert_eq!(reply.opaque, 4242);
+    assert_eq!(&reply.body[..], b"msg-7");
 }

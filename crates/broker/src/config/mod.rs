@@ -109,8 +109,14 @@ pub struct BrokerConfig {
     pub max_message_size: usize,
     /// `brokerPermission` (6 = read and write).
     pub broker_permission: i32,
-    /// `slaveReadEnable` (false): a slave answers pulls only when true.
+    /// `slaveReadEnable` (false): whether pull replies may suggest reading from a slave
+    /// (`suggestWhichBrokerId`). A slave serves the messages it holds either way, as in Apache.
     pub slave_read_enable: bool,
+    /// `aclEnable` (false): check every request against `<rocketmqHome>/conf/plain_acl.yml`.
+    pub acl_enable: bool,
+    /// `rocketmqHome` (the `ROCKETMQ_HOME` environment variable, else the working directory):
+    /// where `conf/plain_acl.yml` lives.
+    pub rocketmq_home: PathBuf,
     /// `warmMapedFileEnable` (false): fault in every page of a new commit-log file before
     /// the writer gets it (see [`StoreConfig::warm_mapped_file`]).
     pub warm_maped_file_enable: bool,
@@ -134,12 +140,23 @@ pub struct BrokerConfig {
     pub ha_master_address: Option<String>,
     /// `longPollingEnable` (true): pulls that find nothing are held.
     pub long_polling_enable: bool,
+    /// `enablePropertyFilter` (false): SQL92 subscriptions are served (CHECK_CLIENT_CONFIG and
+    /// pulls); off, they are answered SYSTEM_ERROR as Apache does.
+    pub enable_property_filter: bool,
     /// `shortPollingTimeMills` (1 s): hold time when long polling is off.
     pub short_polling_time: Duration,
     /// Most pulls held at once; more are answered SYSTEM_BUSY so memory stays bounded.
     pub max_held_pulls: usize,
     /// Most client connections at once.
     pub max_connections: usize,
+    /// `maxOpenConsumeQueueFiles` (0 = a quarter of the process's descriptor limit, which
+    /// `mqbroker` raises to the hard limit at start; 4096 in-process): consume-queue files open
+    /// at once, the least recently used closed beyond it, so the commit log and the listener
+    /// always find descriptors.
+    pub max_open_consume_queue_files: usize,
+    /// `autoCreateTopicMaxNums` (10,000): a send or heartbeat no longer auto-creates a topic once
+    /// the broker holds this many topics (mqadmin updateTopic still creates them).
+    pub auto_create_topic_max_nums: usize,
     /// `channelExpiredTimeout`: client channels silent this long are dropped (120 s).
     pub channel_expired_timeout: Duration,
     /// `regionId` (DefaultRegion), echoed as `MSG_REGION`.
@@ -155,6 +172,27 @@ pub struct BrokerConfig {
     /// `diskSpaceWarningLevelRatio` (0.90, a fraction): above this disk use sends are refused
     /// (Apache reads it from the system property `rocketmq.broker.diskSpaceWarningLevelRatio`).
     pub disk_space_warning_level_ratio: f64,
+    /// `transactionTimeOut` (6 s): half messages younger than this are not checked back.
+    pub transaction_timeout: Duration,
+    /// `transactionCheckMax` (15): check-backs of one half message before it is discarded.
+    pub transaction_check_max: i32,
+    /// `transactionCheckInterval` (60 s): period of the check-back round.
+    pub transaction_check_interval: Duration,
+    /// `rejectTransactionMessage` (false): refuse half messages with NO_PERMISSION.
+    pub reject_transaction_message: bool,
+    /// `messageIndexEnable` (true): index messages by key and unique key (QUERY_MESSAGE).
+    pub message_index_enable: bool,
+    /// `maxHashSlotNum` (5,000,000): hash slots per index file.
+    pub max_hash_slot_num: u32,
+    /// `maxIndexNum` (20,000,000): entries per index file.
+    pub max_index_num: u32,
+    /// `maxMsgsNumBatch` (64): most messages one QUERY_MESSAGE returns.
+    pub max_msgs_num_batch: usize,
+    /// `defaultQueryMaxNum` (32): the `maxNum` of a unique-key query.
+    pub default_query_max_num: usize,
+    /// RocketMQ 5's metrics keys (`metricsExporterType=PROM`, `metricsPromExporterHost`,
+    /// `metricsPromExporterPort`, …): the Prometheus `/metrics` page, off by default.
+    pub metrics: rmq_metrics::MetricsConfig,
 }
 
 impl Default for BrokerConfig {
@@ -183,6 +221,9 @@ impl Default for BrokerConfig {
             max_message_size: 4 << 20,
             broker_permission: 6,
             slave_read_enable: false,
+            acl_enable: false,
+            rocketmq_home: std::env::var_os("ROCKETMQ_HOME")
+                .map_or_else(|| PathBuf::from("."), PathBuf::from),
             warm_maped_file_enable: false,
             message_delay_level: DEFAULT_DELAY_LEVELS.into(),
             register_name_server_period: Duration::from_secs(30),
@@ -194,9 +235,12 @@ impl Default for BrokerConfig {
             slave_timeout: Duration::from_secs(3),
             ha_master_address: None,
             long_polling_enable: true,
+            enable_property_filter: false,
             short_polling_time: Duration::from_secs(1),
             max_held_pulls: 50_000,
             max_connections: 10_000,
+            max_open_consume_queue_files: 0,
+            auto_create_topic_max_nums: 10_000,
             channel_expired_timeout: Duration::from_secs(120),
             region_id: "DefaultRegion".into(),
             trace_on: true,
@@ -204,6 +248,16 @@ impl Default for BrokerConfig {
             broker_topic_enable: true,
             disk_max_used_space_ratio: 75,
             disk_space_warning_level_ratio: 0.90,
+            transaction_timeout: Duration::from_secs(6),
+            transaction_check_max: 15,
+            transaction_check_interval: Duration::from_secs(60),
+            reject_transaction_message: false,
+            message_index_enable: true,
+            max_hash_slot_num: 5_000_000,
+            max_index_num: 20_000_000,
+            max_msgs_num_batch: 64,
+            default_query_max_num: 32,
+            metrics: rmq_metrics::MetricsConfig::default(),
         }
     }
 }
@@ -302,6 +356,9 @@ impl BrokerConfig {
             ));
         }
         parse_delay_levels(&self.message_delay_level)?;
+        if self.transaction_check_interval.is_zero() {
+            return Err(bad("transactionCheckInterval", "must be greater than 0"));
+        }
         if self.register_name_server_period.is_zero() {
             return Err(bad("registerNameServerPeriod", "must be positive"));
         }
@@ -340,6 +397,12 @@ impl BrokerConfig {
                 "diskMaxUsedSpaceRatio",
                 "must be a percentage within [1, 100]",
             ));
+        }
+        if self.max_hash_slot_num == 0 || self.max_hash_slot_num > 100_000_000 {
+            return Err(bad("maxHashSlotNum", "must be within [1, 100,000,000]"));
+        }
+        if !(2..=100_000_000).contains(&self.max_index_num) {
+            return Err(bad("maxIndexNum", "must be within [2, 100,000,000]"));
         }
         self.store_config()
             .validate()
@@ -382,6 +445,14 @@ impl BrokerConfig {
             disk_full_ratio: self.disk_space_warning_level_ratio,
             max_message_size: self.max_message_size,
             warm_mapped_file: self.warm_maped_file_enable,
+            max_open_queue_files: match self.max_open_consume_queue_files {
+                0 => StoreConfig::default().max_open_queue_files,
+                n => n,
+            },
+            message_index_enable: self.message_index_enable,
+            max_hash_slot_num: self.max_hash_slot_num,
+            max_index_num: self.max_index_num,
+            max_msgs_num_batch: self.max_msgs_num_batch,
             ..StoreConfig::default()
         }
     }

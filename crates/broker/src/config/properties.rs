@@ -5,13 +5,15 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use rmq_remoting::java_properties::JavaProperties;
+use rmq_remoting::java_properties::{escape_value, JavaProperties};
 
 use super::{bad, split_namesrv_addrs, BrokerConfig, BrokerRole, ConfigError};
 use crate::store::FlushDiskType;
 
 /// Keys [`BrokerConfig::from_properties`] reads.
 const KNOWN_KEYS: &[&str] = &[
+    "aclEnable",
+    "rocketmqHome",
     "brokerClusterName",
     "brokerName",
     "brokerId",
@@ -45,9 +47,12 @@ const KNOWN_KEYS: &[&str] = &[
     "slaveTimeout",
     "haMasterAddress",
     "longPollingEnable",
+    "enablePropertyFilter",
     "shortPollingTimeMills",
     "maxHeldPulls",
     "maxConnections",
+    "maxOpenConsumeQueueFiles",
+    "autoCreateTopicMaxNums",
     "channelExpiredTimeout",
     "regionId",
     "traceOn",
@@ -55,6 +60,15 @@ const KNOWN_KEYS: &[&str] = &[
     "brokerTopicEnable",
     "diskMaxUsedSpaceRatio",
     "diskSpaceWarningLevelRatio",
+    "transactionTimeOut",
+    "transactionCheckMax",
+    "transactionCheckInterval",
+    "rejectTransactionMessage",
+    "messageIndexEnable",
+    "maxHashSlotNum",
+    "maxIndexNum",
+    "maxMsgsNumBatch",
+    "defaultQueryMaxNum",
 ];
 
 /// Apache keys that tune parts of the Java broker this one does not have; accepted without a warning.
@@ -75,11 +89,8 @@ const IGNORED_APACHE_KEYS: &[&str] = &[
     "serverWorkerThreads",
     "serverSelectorThreads",
     "clientWorkerThreads",
-    "enablePropertyFilter",
     "filterServerNums",
-    "aclEnable",
     "sendMessageWithVIPChannel",
-    "rocketmqHome",
     "enableDLegerCommitLog",
     "fetchNamesrvAddrByAddressServer",
     "useEpollNativeSelector",
@@ -89,9 +100,9 @@ const IGNORED_APACHE_KEYS: &[&str] = &[
     "traceTopicEnable",
     "msgTraceTopicName",
     "autoDeleteUnusedStats",
-    "transactionTimeOut",
-    "transactionCheckMax",
-    "transactionCheckInterval",
+    // The index is always rebuilt from the last complete index entry after a crash, which is
+    // what messageIndexSafe=true asks of Apache.
+    "messageIndexSafe",
 ];
 
 /// Keys of `props` that no part of the broker reads (the binary warns about them).
@@ -99,7 +110,12 @@ pub fn unknown_keys(props: &JavaProperties) -> Vec<String> {
     props
         .iter()
         .map(|(k, _)| k)
-        .filter(|k| !KNOWN_KEYS.contains(k) && !IGNORED_APACHE_KEYS.contains(k))
+        .filter(|k| {
+            !KNOWN_KEYS.contains(k)
+                && !IGNORED_APACHE_KEYS.contains(k)
+                && !rmq_metrics::config::KEYS.contains(k)
+                && !rmq_metrics::config::IGNORED_KEYS.contains(k)
+        })
         .map(str::to_string)
         .collect()
 }
@@ -177,6 +193,8 @@ impl BrokerConfig {
                 "maxMessageSize" => c.max_message_size = parse_num("maxMessageSize", v)?,
                 "brokerPermission" => c.broker_permission = parse_num("brokerPermission", v)?,
                 "slaveReadEnable" => c.slave_read_enable = parse_bool("slaveReadEnable", v)?,
+                "aclEnable" => c.acl_enable = parse_bool("aclEnable", v)?,
+                "rocketmqHome" => c.rocketmq_home = PathBuf::from(v),
                 "warmMapedFileEnable" => c.warm_maped_file_enable = parse_bool("warmMapedFileEnable", v)?,
                 "messageDelayLevel" => c.message_delay_level = v.to_string(),
                 "registerNameServerPeriod" => {
@@ -198,9 +216,16 @@ impl BrokerConfig {
                 "slaveTimeout" => c.slave_timeout = millis("slaveTimeout", v)?,
                 "haMasterAddress" => c.ha_master_address = Some(v.to_string()).filter(|s| s.len() >= 6),
                 "longPollingEnable" => c.long_polling_enable = parse_bool("longPollingEnable", v)?,
+                "enablePropertyFilter" => c.enable_property_filter = parse_bool("enablePropertyFilter", v)?,
                 "shortPollingTimeMills" => c.short_polling_time = millis("shortPollingTimeMills", v)?,
                 "maxHeldPulls" => c.max_held_pulls = parse_num("maxHeldPulls", v)?,
                 "maxConnections" => c.max_connections = parse_num("maxConnections", v)?,
+                "maxOpenConsumeQueueFiles" => {
+                    c.max_open_consume_queue_files = parse_num("maxOpenConsumeQueueFiles", v)?
+                }
+                "autoCreateTopicMaxNums" => {
+                    c.auto_create_topic_max_nums = parse_num("autoCreateTopicMaxNums", v)?
+                }
                 "channelExpiredTimeout" => c.channel_expired_timeout = millis("channelExpiredTimeout", v)?,
                 "regionId" => c.region_id = v.to_string(),
                 "traceOn" => c.trace_on = parse_bool("traceOn", v)?,
@@ -209,10 +234,32 @@ impl BrokerConfig {
                 "diskMaxUsedSpaceRatio" => {
                     c.disk_max_used_space_ratio = parse_num("diskMaxUsedSpaceRatio", v)?
                 }
+                "messageIndexEnable" => c.message_index_enable = parse_bool("messageIndexEnable", v)?,
+                "maxHashSlotNum" => c.max_hash_slot_num = parse_num("maxHashSlotNum", v)?,
+                "maxIndexNum" => c.max_index_num = parse_num("maxIndexNum", v)?,
+                "maxMsgsNumBatch" => c.max_msgs_num_batch = parse_num("maxMsgsNumBatch", v)?,
+                "defaultQueryMaxNum" => c.default_query_max_num = parse_num("defaultQueryMaxNum", v)?,
                 "diskSpaceWarningLevelRatio" => {
                     c.disk_space_warning_level_ratio = parse_num("diskSpaceWarningLevelRatio", v)?
                 }
-                _ => {}
+                "transactionTimeOut" => c.transaction_timeout = millis("transactionTimeOut", v)?,
+                "transactionCheckMax" => c.transaction_check_max = parse_num("transactionCheckMax", v)?,
+                "transactionCheckInterval" => {
+                    c.transaction_check_interval = millis("transactionCheckInterval", v)?
+                }
+                "rejectTransactionMessage" => {
+                    c.reject_transaction_message = parse_bool("rejectTransactionMessage", v)?
+                }
+                other => {
+                    if let Err(reason) = c.metrics.set(other, v) {
+                        let key = rmq_metrics::config::KEYS
+                            .iter()
+                            .find(|k| **k == other)
+                            .copied()
+                            .unwrap_or("metrics");
+                        return Err(bad(key, reason));
+                    }
+                }
             }
         }
         // Apache forces masters to id 0.
@@ -267,6 +314,8 @@ impl BrokerConfig {
             ("maxMessageSize", self.max_message_size.to_string()),
             ("brokerPermission", self.broker_permission.to_string()),
             ("slaveReadEnable", self.slave_read_enable.to_string()),
+            ("aclEnable", self.acl_enable.to_string()),
+            ("rocketmqHome", self.rocketmq_home.display().to_string()),
             ("warmMapedFileEnable", self.warm_maped_file_enable.to_string()),
             ("messageDelayLevel", self.message_delay_level.clone()),
             ("registerNameServerPeriod", ms(self.register_name_server_period)),
@@ -284,9 +333,18 @@ impl BrokerConfig {
                 self.ha_master_address.clone().unwrap_or_default(),
             ),
             ("longPollingEnable", self.long_polling_enable.to_string()),
+            ("enablePropertyFilter", self.enable_property_filter.to_string()),
             ("shortPollingTimeMills", ms(self.short_polling_time)),
             ("maxHeldPulls", self.max_held_pulls.to_string()),
             ("maxConnections", self.max_connections.to_string()),
+            (
+                "maxOpenConsumeQueueFiles",
+                self.max_open_consume_queue_files.to_string(),
+            ),
+            (
+                "autoCreateTopicMaxNums",
+                self.auto_create_topic_max_nums.to_string(),
+            ),
             ("channelExpiredTimeout", ms(self.channel_expired_timeout)),
             ("regionId", self.region_id.clone()),
             ("traceOn", self.trace_on.to_string()),
@@ -300,13 +358,26 @@ impl BrokerConfig {
                 "diskSpaceWarningLevelRatio",
                 self.disk_space_warning_level_ratio.to_string(),
             ),
+            ("transactionTimeOut", ms(self.transaction_timeout)),
+            ("transactionCheckMax", self.transaction_check_max.to_string()),
+            ("transactionCheckInterval", ms(self.transaction_check_interval)),
+            (
+                "rejectTransactionMessage",
+                self.reject_transaction_message.to_string(),
+            ),
+            ("messageIndexEnable", self.message_index_enable.to_string()),
+            ("maxHashSlotNum", self.max_hash_slot_num.to_string()),
+            ("maxIndexNum", self.max_index_num.to_string()),
+            ("maxMsgsNumBatch", self.max_msgs_num_batch.to_string()),
+            ("defaultQueryMaxNum", self.default_query_max_num.to_string()),
         ];
+        kv.extend(self.metrics.to_properties());
         kv.sort_by(|a, b| a.0.cmp(b.0));
         let mut out = String::new();
         for (k, v) in kv {
             out.push_str(k);
             out.push('=');
-            out.push_str(&v);
+            out.push_str(&escape_value(&v));
             out.push('\n');
         }
         out
@@ -339,9 +410,14 @@ mod tests {
              namesrvAddr=127.0.0.1:9876; 127.0.0.1:9877\nlistenPort=20911\nflushDiskType=SYNC_FLUSH\n\
              storePathRootDir=/tmp/x\nautoCreateTopicEnable=false\ndefaultTopicQueueNums=4\n\
              mapedFileSizeCommitLog=10485760\nmessageDelayLevel=100ms 1s 2s\nbrokerIP1=10.0.0.7\n\
-             warmMapedFileEnable=true\n",
+             warmMapedFileEnable=true\nenablePropertyFilter=true\n",
         ))
         .unwrap();
+        assert!(c.enable_property_filter);
+        assert!(
+            !BrokerConfig::default().enable_property_filter,
+            "Apache's default is off"
+        );
         assert!(c.store_config().warm_mapped_file);
         assert!(!BrokerConfig::default().store_config().warm_mapped_file);
         assert_eq!(c.broker_cluster_name, "C1");
@@ -355,6 +431,7 @@ mod tests {
         assert_eq!(c.delay_levels(), vec![100, 1000, 2000]);
         let text = c.to_properties();
         assert!(text.contains("brokerRole=SLAVE\n"));
+        assert!(text.contains("enablePropertyFilter=true\n"));
         assert!(text.contains("namesrvAddr=127.0.0.1:9876;127.0.0.1:9877\n"));
     }
 

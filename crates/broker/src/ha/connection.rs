@@ -19,8 +19,13 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use super::protocol::{encode_header, ProtocolError, ReportDecoder, HEADER_SIZE};
-use super::service::Shared;
+use super::shared::Shared;
 use super::LogError;
+
+/// How far behind the log's end a transfer may start and still be read on the connection's
+/// task: bytes written this recently are in the page cache (the broker just wrote them), so the
+/// read is a copy. Further back a read may wait for the disk and goes to the blocking pool.
+const HOT_TAIL: u64 = 64 << 20;
 
 /// Why a slave connection ended.
 #[derive(Debug, thiserror::Error)]
@@ -130,10 +135,16 @@ async fn write_transfers(
                 return Err(ConnError::DataGone { wanted: next, min });
             }
             let len = (max - next).min(batch as u64) as usize;
-            let reader = log.clone();
-            let chunk = tokio::task::spawn_blocking(move || reader.read(next, len))
-                .await
-                .map_err(|e| LogError::Store(format!("read task failed: {e}")))??;
+            let chunk = if max - next <= HOT_TAIL {
+                // Just written, so in the page cache: a copy of at most 32 KiB, done here.
+                log.read(next, len)?
+            } else {
+                // A slave catching up from far behind may read from disk: off the runtime.
+                let reader = log.clone();
+                tokio::task::spawn_blocking(move || reader.read(next, len))
+                    .await
+                    .map_err(|e| LogError::Store(format!("read task failed: {e}")))??
+            };
             // An empty read (a file being rolled) is retried after the poll interval.
             if !chunk.is_empty() {
                 out.clear();

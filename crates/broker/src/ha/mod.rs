@@ -39,7 +39,9 @@ pub mod group_transfer;
 pub mod protocol;
 pub mod read_advice;
 pub mod replication;
+pub mod role;
 pub mod service;
+mod shared;
 
 use std::time::Duration;
 
@@ -49,7 +51,7 @@ use crate::store::{MessageStore, StoreError};
 
 pub use client::{HaClient, SlaveState};
 pub use group_transfer::{GroupTransfer, ReplicaStatus};
-pub use replication::Replication;
+pub use role::Replication;
 pub use service::{HaService, MasterStatus, SlaveStatus};
 
 impl ReplicaLog for MessageStore {

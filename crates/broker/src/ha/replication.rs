@@ -1,8 +1,8 @@
 //! Replication inside a running broker: [`start`] runs the [`HaService`] on a master (and
 //! installs it as the send path's [`ReplicaWaiter`]) or the [`HaClient`] on a slave (following
 //! the master address the nameserver registration or `haMasterAddress` publishes on
-//! [`BrokerState::master`]); [`Replication`] is what the broker keeps of it, for
-//! GET_BROKER_RUNTIME_INFO. [`suggest_broker_id`] is the pull reply's slave-read advice.
+//! [`BrokerState::master`]) and records it as the broker's [`Replication`].
+//! [`suggest_broker_id`] is the pull reply's slave-read advice.
 //!
 //! The slave's metadata copy (topic configs, consumer offsets) is [`crate::slave_sync`].
 
@@ -17,30 +17,10 @@ use tokio_util::task::TaskTracker;
 use tracing::info;
 
 use super::read_advice::{in_memory_bytes, pulling_cold_data, total_memory, DEFAULT_IN_MEMORY_RATIO_PERCENT};
-use super::{HaClient, HaConfig, HaService, ReplicaStatus};
+use super::{HaClient, HaConfig, HaService, ReplicaStatus, Replication};
 use crate::config::{BrokerConfig, BrokerRole};
 use crate::state::{BrokerState, ReplicaFuture, ReplicaOutcome, ReplicaWaiter};
 use crate::store::GetResult;
-
-/// The replication side a broker runs.
-#[derive(Clone)]
-pub enum Replication {
-    /// A master's service (ASYNC_MASTER or SYNC_MASTER).
-    Master(HaService),
-    /// A slave's client.
-    Slave(HaClient),
-}
-
-impl Replication {
-    /// Replication keys for GET_BROKER_RUNTIME_INFO (see [`HaService::runtime_info`] and
-    /// [`HaClient::runtime_info`]).
-    pub fn runtime_info(&self) -> Vec<(String, String)> {
-        match self {
-            Replication::Master(s) => s.runtime_info(),
-            Replication::Slave(c) => c.runtime_info(),
-        }
-    }
-}
 
 /// The replication settings of a broker config.
 pub fn ha_config(config: &BrokerConfig) -> HaConfig {
@@ -75,7 +55,11 @@ pub async fn start(
 ) -> std::io::Result<Replication> {
     let config = ha_config(&state.config);
     if state.config.broker_role == BrokerRole::Slave {
-        wake_pulls_on_arrival(state);
+        crate::slave_sync::learn_replicated_topics(
+            state,
+            state.store.queues().iter().map(|(t, q)| (t.as_str(), *q)),
+        );
+        on_replicated_arrivals(state);
         let initial = state.master.borrow().as_ref().map(|m| m.ha_addr.clone());
         let client = HaClient::start(state.store.clone(), config, initial, cancel.clone(), tasks);
         tasks.spawn(follow_master(state.clone(), client.clone(), cancel));
@@ -91,17 +75,24 @@ pub async fn start(
     Ok(Replication::Master(service))
 }
 
-/// On a slave, wakes the pulls held on each queue that replicated bytes filled, as the send
-/// path does on a master. Holds the state weakly: the store must not keep the broker alive.
-fn wake_pulls_on_arrival(state: &Arc<BrokerState>) {
+/// On a slave, for each queue that replicated bytes filled: makes its topic known (a topic the
+/// metadata sync has not brought yet is still served) and wakes the pulls held on it, as the
+/// send path does on a master. Holds the state weakly: the store must not keep the broker alive.
+fn on_replicated_arrivals(state: &Arc<BrokerState>) {
     let weak = Arc::downgrade(state);
     state
         .store
         .set_arrival_listener(Box::new(move |arrivals: &crate::store::Arrivals| {
             let Some(state) = weak.upgrade() else { return };
             if arrivals.many {
+                let all = state.store.queues();
+                crate::slave_sync::learn_replicated_topics(&state, all.iter().map(|(t, q)| (t.as_str(), *q)));
                 state.held.wake_all();
             }
+            crate::slave_sync::learn_replicated_topics(
+                &state,
+                arrivals.queues.iter().map(|(t, q)| (t.as_str(), *q)),
+            );
             for (topic, queue_id) in &arrivals.queues {
                 state.held.wake(topic, *queue_id);
             }
@@ -141,15 +132,16 @@ fn in_memory_limit() -> u64 {
     })
 }
 
-/// `suggestWhichBrokerId` for a pull reply on this broker: with `slaveReadEnable`, a master
-/// whose pull read cold data suggests the group's `whichBrokerWhenConsumeSlowly` (1); else 0.
+/// `suggestWhichBrokerId` for a pull reply on this broker, master or slave, as Apache computes it:
+/// without `slaveReadEnable` always 0 (the master); with it, the group's
+/// `whichBrokerWhenConsumeSlowly` (1) when the pull read cold data, else the group's `brokerId`.
 pub fn suggest_broker_id(state: &BrokerState, group: &str, result: &GetResult) -> i64 {
     suggest_broker_id_within(state, group, result, in_memory_limit())
 }
 
 /// [`suggest_broker_id`] with an explicit in-memory limit in bytes (tests).
 pub fn suggest_broker_id_within(state: &BrokerState, group: &str, result: &GetResult, in_memory: u64) -> i64 {
-    if !state.config.slave_read_enable || state.is_slave() {
+    if !state.config.slave_read_enable {
         return 0;
     }
     let last_phys = result

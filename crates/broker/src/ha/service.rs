@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
 use tokio::net::TcpListener;
@@ -17,6 +17,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use super::group_transfer::{GroupTransfer, ReplicaStatus};
+use super::shared::Shared;
 use super::{HaConfig, ReplicaLog};
 
 /// One connected slave as the master sees it.
@@ -39,51 +40,6 @@ pub struct MasterStatus {
     pub acked_max: u64,
     /// Connected slaves.
     pub slaves: Vec<SlaveStatus>,
-}
-
-#[derive(Debug)]
-pub(crate) struct SlaveEntry {
-    pub(crate) addr: SocketAddr,
-    pub(crate) acked: Option<u64>,
-}
-
-/// State shared by the accept loop, the connections and the broker's send path.
-pub(crate) struct Shared {
-    pub(crate) log: Arc<dyn ReplicaLog>,
-    pub(crate) config: HaConfig,
-    pub(crate) group: GroupTransfer,
-    /// Wakes the writers when the broker appended something (they also poll).
-    pub(crate) new_data: Notify,
-    /// The connection table; held only to update or copy an entry.
-    slaves: Mutex<BTreeMap<u64, SlaveEntry>>,
-    next_id: AtomicU64,
-}
-
-impl Shared {
-    fn table(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, SlaveEntry>> {
-        self.slaves.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Records a slave's report and wakes the sends it covers.
-    pub(crate) fn on_report(&self, id: u64, offset: u64) {
-        if let Some(entry) = self.table().get_mut(&id) {
-            entry.acked = Some(offset);
-        }
-        self.group.on_ack(offset);
-    }
-
-    fn add(&self, addr: SocketAddr) -> u64 {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        self.table().insert(id, SlaveEntry { addr, acked: None });
-        self.group.slave_connected();
-        id
-    }
-
-    fn remove(&self, id: u64) {
-        if self.table().remove(&id).is_some() {
-            self.group.slave_disconnected();
-        }
-    }
 }
 
 /// Handle to the master's replication service; cheap to clone.

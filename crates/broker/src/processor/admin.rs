@@ -24,10 +24,11 @@ use rmq_remoting::net::HandlerError;
 use rmq_remoting::{RemotingCommand, RequestCode, ResponseCode};
 use serde::Serialize;
 
-use super::{persist_groups, persist_offsets, persist_topics, FAQ_URL};
+use super::FAQ_URL;
 use crate::clients::ClientChannel;
 use crate::groups::SubscriptionGroupConfig;
 use crate::state::{now_ms, BrokerState};
+use crate::tables::{persist_groups, persist_offsets, persist_topics};
 use crate::topics::{is_system_topic, validate_topic_name};
 
 const SLAVE_REMARK: &str =

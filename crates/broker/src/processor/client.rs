@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use rmq_remoting::body::{
-    ConsumerIdList, HeartbeatData, JsonBody, LockBatchRequestBody, LockBatchResponseBody, MessageQueue,
-    UnlockBatchRequestBody,
+    CheckClientRequestBody, ConsumerIdList, HeartbeatData, JsonBody, LockBatchRequestBody,
+    LockBatchResponseBody, MessageQueue, UnlockBatchRequestBody,
 };
 use rmq_remoting::headers::client::{
     GetConsumerListByGroupRequestHeader, NotifyConsumerIdsChangedRequestHeader, UnregisterClientRequestHeader,
@@ -14,10 +14,10 @@ use rmq_remoting::headers::client::{
 use rmq_remoting::net::{Connection, HandlerError};
 use rmq_remoting::{RemotingCommand, RequestCode, ResponseCode};
 
-use super::persist_topics;
-use crate::clients::{ClientChannel, ConsumerDeclaration, Notification, Subscription};
+use crate::clients::{ClientChannel, ConsumerDeclaration, Notification, SubFilter, Subscription};
 use crate::locks::QueueKey;
 use crate::state::{now_ms, BrokerState};
+use crate::tables::persist_topics;
 use crate::topics::{perm, RETRY_PREFIX};
 
 /// Sends NOTIFY_CONSUMER_IDS_CHANGED (one-way) to each channel of a group whose config allows it.
@@ -110,11 +110,42 @@ pub async fn handle(
                 req.reply(ResponseCode::SUCCESS, None)
             }
         },
-        // Only TAG filtering exists here; a client checking its (SQL92) config is told it is fine
-        // only for TAG, which it checks before pulling.
-        RequestCode::CHECK_CLIENT_CONFIG => req.reply(ResponseCode::SUCCESS, None),
+        RequestCode::CHECK_CLIENT_CONFIG => check_client_config(state, &req),
         other => return Err(HandlerError::NotSupported(other.code())),
     })
+}
+
+/// CHECK_CLIENT_CONFIG (`checkClientConfig`): TAG is always fine; a property filter needs
+/// `enablePropertyFilter` (else SYSTEM_ERROR) and an expression that compiles (else
+/// SUBSCRIPTION_PARSE_FAILED with the reason as the remark).
+fn check_client_config(state: &BrokerState, req: &RemotingCommand) -> RemotingCommand {
+    let body = match CheckClientRequestBody::decode(&req.body) {
+        Ok(b) => b,
+        Err(e) => return bad_body(req, "CHECK_CLIENT_CONFIG", e),
+    };
+    let Some(sub) = body.subscription_data else {
+        return req.reply(ResponseCode::SUCCESS, None);
+    };
+    if sub.is_tag_type() {
+        return req.reply(ResponseCode::SUCCESS, None);
+    }
+    if !state.config.enable_property_filter {
+        return req.reply(
+            ResponseCode::SYSTEM_ERROR,
+            Some(format!(
+                "The broker does not support consumer to filter message by {}",
+                sub.expression_type
+            )),
+        );
+    }
+    match SubFilter::build(&sub.sub_string, &sub.expression_type, &state.selectors) {
+        SubFilter::Invalid(why) => {
+            tracing::warn!(client = %body.client_id, group = %body.group, expression = %sub.sub_string,
+                error = %why, "client filters messages, but its expression does not compile");
+            req.reply(ResponseCode::SUBSCRIPTION_PARSE_FAILED, Some(why))
+        }
+        SubFilter::Tag(_) | SubFilter::Sql(_) => req.reply(ResponseCode::SUCCESS, None),
+    }
 }
 
 fn key(mq: &MessageQueue) -> QueueKey {
@@ -157,7 +188,20 @@ async fn heartbeat(state: &Arc<BrokerState>, conn: &Connection, req: &RemotingCo
             subscriptions: consumer
                 .subscription_data_set
                 .iter()
-                .map(|s| Subscription::new(&s.topic, &s.sub_string, s.sub_version, &s.expression_type))
+                .map(|s| {
+                    let sub = Subscription::new(
+                        &s.topic,
+                        &s.sub_string,
+                        s.sub_version,
+                        &s.expression_type,
+                        &state.selectors,
+                    );
+                    if let SubFilter::Invalid(why) = &sub.filter {
+                        tracing::warn!(group = %consumer.group_name, topic = %s.topic, expression = %s.sub_string,
+                            error = %why, "subscription expression does not compile; its pulls get FILTER_DATA_NOT_EXIST");
+                    }
+                    sub
+                })
                 .collect(),
         };
         if let Some(note) = state

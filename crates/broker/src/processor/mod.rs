@@ -2,10 +2,16 @@
 //! family. Header errors become SYSTEM_ERROR replies naming the field (in the remoting server),
 //! unknown codes REQUEST_CODE_NOT_SUPPORTED; no input makes a handler panic.
 
+pub mod acl_admin;
 pub mod admin;
 pub mod client;
+pub mod direct;
+pub mod end_transaction;
 pub mod offset;
 pub mod pull;
+pub mod query;
+pub mod reset;
+pub mod resume_half;
 pub mod retry;
 pub mod send;
 
@@ -33,19 +39,62 @@ impl BrokerHandler {
 }
 
 impl RequestHandler for BrokerHandler {
+    /// Dispatches, timing the request for `rocketmq_rpc_latency` when metrics are on.
     async fn handle(
         &self,
         conn: &Connection,
         req: RemotingCommand,
     ) -> Result<Option<RemotingCommand>, HandlerError> {
+        let mut long_polling = false;
+        if !self.state.metrics.enabled() {
+            return self.dispatch(conn, req, &mut long_polling).await;
+        }
+        let (code, oneway) = (req.code, req.is_oneway());
+        let started = std::time::Instant::now();
+        let outcome = self.dispatch(conn, req, &mut long_polling).await;
+        self.state
+            .metrics
+            .rpc
+            .record(code, &outcome, oneway, long_polling, started.elapsed());
+        outcome
+    }
+
+    fn on_connection_closed(&self, conn: &Connection) {
+        for note in self.state.clients.connection_closed(conn.id()) {
+            client::notify(&self.state, note);
+        }
+    }
+}
+
+impl BrokerHandler {
+    /// One match arm per request code; `long_polling` is set by a pull that was held.
+    async fn dispatch(
+        &self,
+        conn: &Connection,
+        req: RemotingCommand,
+        long_polling: &mut bool,
+    ) -> Result<Option<RemotingCommand>, HandlerError> {
         let state = &self.state;
+        if let Some(acl) = state.acl.get() {
+            let peer = conn.peer().ip().to_string();
+            if let Err(remark) = acl.check(&peer, &req) {
+                tracing::warn!(%peer, code = req.code, reason = %remark, "request refused by ACL");
+                return Ok((!req.is_oneway()).then(|| {
+                    req.reply(
+                        rmq_remoting::ResponseCode::SYSTEM_ERROR,
+                        Some(format!("org.apache.rocketmq.acl.common.AclException: {remark}")),
+                    )
+                }));
+            }
+        }
         let code = req.request_code().map_err(HandlerError::NotSupported)?;
         use RequestCode as C;
         match code {
             C::SEND_MESSAGE | C::SEND_MESSAGE_V2 | C::SEND_BATCH_MESSAGE => {
                 send::handle(state, conn, req).await
             }
-            C::PULL_MESSAGE => pull::handle(state, conn, req).await,
+            C::PULL_MESSAGE => pull::handle(state, conn, req, long_polling).await,
+            C::QUERY_MESSAGE => query::handle(state, req).await.map(Some),
             C::QUERY_CONSUMER_OFFSET
             | C::UPDATE_CONSUMER_OFFSET
             | C::GET_MAX_OFFSET
@@ -59,7 +108,11 @@ impl RequestHandler for BrokerHandler {
             | C::LOCK_BATCH_MQ
             | C::UNLOCK_BATCH_MQ
             | C::CHECK_CLIENT_CONFIG => client::handle(state, conn, code, req).await.map(Some),
+            C::INVOKE_BROKER_TO_RESET_OFFSET => reset::handle(state, req).map(Some),
             C::CONSUMER_SEND_MSG_BACK => retry::handle(state, req).await.map(Some),
+            C::END_TRANSACTION => end_transaction::handle(state, conn, req).await,
+            C::CONSUME_MESSAGE_DIRECTLY => direct::handle(state, req).await.map(Some),
+            C::RESUME_CHECK_HALF_MESSAGE => resume_half::handle(state, req).await.map(Some),
             C::UPDATE_AND_CREATE_TOPIC
             | C::DELETE_TOPIC_IN_BROKER
             | C::GET_ALL_TOPIC_CONFIG
@@ -74,39 +127,12 @@ impl RequestHandler for BrokerHandler {
             | C::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP
             | C::DELETE_SUBSCRIPTIONGROUP
             | C::GET_PRODUCER_CONNECTION_LIST => admin::handle(state, code, req).await.map(Some),
+            C::UPDATE_AND_CREATE_ACL_CONFIG
+            | C::DELETE_ACL_CONFIG
+            | C::GET_BROKER_CLUSTER_ACL_INFO
+            | C::UPDATE_GLOBAL_WHITE_ADDRS_CONFIG
+            | C::GET_BROKER_CLUSTER_ACL_CONFIG => acl_admin::handle(state, code, req).await.map(Some),
             other => Err(HandlerError::NotSupported(other.code())),
         }
-    }
-
-    fn on_connection_closed(&self, conn: &Connection) {
-        for note in self.state.clients.connection_closed(conn.id()) {
-            client::notify(&self.state, note);
-        }
-    }
-}
-
-/// Writes topics.json now (after a topic change, before the change is acknowledged).
-pub async fn persist_topics(state: &Arc<BrokerState>) {
-    persist(state, crate::server::write_topics, "topics.json").await;
-}
-
-/// Writes subscriptionGroup.json now (after an admin change to the groups).
-pub async fn persist_groups(state: &Arc<BrokerState>) {
-    persist(state, crate::server::write_groups, "subscriptionGroup.json").await;
-}
-
-/// Writes consumerOffset.json (and the groups) now if they changed.
-pub async fn persist_offsets(state: &Arc<BrokerState>) {
-    persist(state, crate::server::write_offsets, "consumerOffset.json").await;
-}
-
-/// Runs a blocking config-file writer off the runtime. A failure is logged, not returned: the
-/// change is in memory and the periodic flush (or shutdown) retries the file.
-async fn persist(state: &Arc<BrokerState>, job: fn(&BrokerState) -> std::io::Result<()>, file: &'static str) {
-    let s = state.clone();
-    match tokio::task::spawn_blocking(move || job(&s)).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::error!(error = %e, file, "cannot write config file"),
-        Err(e) => tracing::error!(error = %e, file, "config file writer failed"),
     }
 }

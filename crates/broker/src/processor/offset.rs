@@ -9,9 +9,10 @@ use rmq_remoting::headers::offset::{
     ViewMessageRequestHeader,
 };
 use rmq_remoting::net::HandlerError;
-use rmq_remoting::{RemotingCommand, RequestCode, ResponseCode};
+use rmq_remoting::{clip, RemotingCommand, RequestCode, ResponseCode};
 
-use crate::state::BrokerState;
+use crate::groups::validate_group_name;
+use crate::state::{now_ms, BrokerState};
 
 /// Handles the offset family; `code` is one of its request codes.
 pub fn handle(
@@ -37,11 +38,33 @@ pub fn handle(
         }
         RequestCode::UPDATE_CONSUMER_OFFSET => {
             let h: UpdateConsumerOffsetRequestHeader = req.decode_header()?;
-            if !state.is_slave() {
-                state
-                    .offsets
-                    .commit(&h.consumer_group, &h.topic, h.queue_id, h.commit_offset);
+            if state.is_slave() {
+                return Ok(req.reply(ResponseCode::SUCCESS, None));
             }
+            if let Err(remark) = validate_group_name(&h.consumer_group) {
+                return Ok(req.reply(ResponseCode::SUBSCRIPTION_GROUP_NOT_EXIST, Some(remark)));
+            }
+            let Some(topic) = state.topics.get(&h.topic) else {
+                return Ok(req.reply(
+                    ResponseCode::TOPIC_NOT_EXIST,
+                    Some(format!("topic[{}] not exist", clip(&h.topic))),
+                ));
+            };
+            if h.queue_id < 0 || h.queue_id >= topic.read_queue_nums.max(topic.write_queue_nums) {
+                return Ok(req.reply(
+                    ResponseCode::SYSTEM_ERROR,
+                    Some(format!("queueId[{}] is illegal, topic:[{}]", h.queue_id, h.topic)),
+                ));
+            }
+            if state.groups.find_or_create(&h.consumer_group, now_ms()).is_none() {
+                return Ok(req.reply(
+                    ResponseCode::SUBSCRIPTION_GROUP_NOT_EXIST,
+                    Some(format!("subscription group[{}] not exist", h.consumer_group)),
+                ));
+            }
+            state
+                .offsets
+                .commit(&h.consumer_group, &h.topic, h.queue_id, h.commit_offset);
             req.reply(ResponseCode::SUCCESS, None)
         }
         RequestCode::GET_MAX_OFFSET => {

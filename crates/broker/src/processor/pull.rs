@@ -6,19 +6,22 @@
 //! SUSPEND bit is held: it registers with [`crate::long_poll::HeldPulls`], re-reads once, and
 //! then sleeps until a message is appended to its queue or its suspend time ends, when it is
 //! answered by one more read. Every response carries the four header fields.
+//!
+//! A SQL92 subscription (with `enablePropertyFilter`) reads every entry's record and keeps
+//! those whose properties its compiled selector holds TRUE for; skipped records count as scanned.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
 use rmq_remoting::body::MessageModel;
 use rmq_remoting::headers::pull::PullMessageRequestHeader;
-use rmq_remoting::message::tags::TagFilter;
+use rmq_remoting::message::record::properties_of;
 use rmq_remoting::net::{Connection, HandlerError};
 use rmq_remoting::{RemotingCommand, ResponseCode};
 
 use super::FAQ_URL;
-use crate::clients::Subscription;
+use crate::clients::{SubFilter, Subscription};
+use crate::filter::{is_tag_type, Selector, EXPRESSION_TYPE_TAG};
 use crate::state::{now_ms, BrokerState};
 use crate::store::GetStatus;
 use crate::topics::perm;
@@ -31,11 +34,12 @@ enum Outcome {
     Hold(Duration),
 }
 
-/// Handles PULL_MESSAGE.
+/// Handles PULL_MESSAGE; sets `long_polling` when the pull was held.
 pub async fn handle(
     state: &Arc<BrokerState>,
     conn: &Connection,
     req: RemotingCommand,
+    long_polling: &mut bool,
 ) -> Result<Option<RemotingCommand>, HandlerError> {
     let h: PullMessageRequestHeader = req.decode_header()?;
     let outcome = execute(state, conn, &req, &h, true);
@@ -49,6 +53,7 @@ pub async fn handle(
             Some("[PCBUSY_CLEAN_QUEUE]broker busy, too many held pulls; try again later".to_string()),
         )));
     };
+    *long_polling = true;
     let deadline = tokio::time::Instant::now() + hold_for;
     loop {
         let notified = hold.notify().notified();
@@ -115,14 +120,20 @@ fn subscription(
 ) -> Result<Arc<Subscription>, Box<RemotingCommand>> {
     if h.has_subscription() {
         let expr = h.subscription.as_deref().unwrap_or("*");
-        let kind = h.expression_type.as_deref().unwrap_or("TAG");
-        if !kind.eq_ignore_ascii_case("TAG") {
+        let kind = h.expression_type.as_deref().unwrap_or(EXPRESSION_TYPE_TAG);
+        if !is_tag_type(Some(kind)) && !state.config.enable_property_filter {
+            return Err(Box::new(filter_off(req, kind)));
+        }
+        let sub = Subscription::new(&h.topic, expr, h.sub_version, kind, &state.selectors);
+        if let SubFilter::Invalid(why) = &sub.filter {
+            tracing::warn!(group = %h.consumer_group, topic = %h.topic, expression = expr, error = %why,
+                "pull subscription does not compile");
             return Err(Box::new(req.reply(
                 ResponseCode::SUBSCRIPTION_PARSE_FAILED,
-                Some(format!("parse the consumer's subscription[{expr}] failed, group: {}: only TAG expressions are supported", h.consumer_group)),
+                Some(format!("parse the consumer's subscription failed: {why}")),
             )));
         }
-        return Ok(Arc::new(Subscription::new(&h.topic, expr, h.sub_version, kind)));
+        return Ok(Arc::new(sub));
     }
     let Some((message_model, topic_sub)) = state.clients.pull_view(&h.consumer_group, &h.topic) else {
         return Err(Box::new(req.reply(
@@ -156,7 +167,42 @@ fn subscription(
             Some("the consumer's subscription not latest".to_string()),
         )));
     }
-    Ok(sub)
+    // The heartbeat's compiled selector is Apache's "consumer filter data": one that did not
+    // compile was never registered.
+    match &sub.filter {
+        SubFilter::Invalid(why) => Err(Box::new(req.reply(
+            ResponseCode::FILTER_DATA_NOT_EXIST,
+            Some(format!(
+                "The broker's consumer filter data is not exist!Your expression may be wrong! ({why})"
+            )),
+        ))),
+        SubFilter::Sql(_) if !state.config.enable_property_filter => {
+            Err(Box::new(filter_off(req, &sub.expression_type)))
+        }
+        SubFilter::Sql(_) | SubFilter::Tag(_) => Ok(sub),
+    }
+}
+
+/// The answer to a property-filter subscription while `enablePropertyFilter` is off.
+fn filter_off(req: &RemotingCommand, kind: &str) -> RemotingCommand {
+    req.reply(
+        ResponseCode::SYSTEM_ERROR,
+        Some(format!(
+            "The broker does not support consumer to filter message by {kind}"
+        )),
+    )
+}
+
+/// Whether a stored record passes a SQL92 selector (a record whose properties cannot be
+/// located does not).
+fn record_matches(selector: &Selector, record: &[u8]) -> bool {
+    match properties_of(record) {
+        None => false,
+        Some(raw) => match std::str::from_utf8(raw) {
+            Ok(props) => selector.matches(props),
+            Err(_) => selector.matches(&String::from_utf8_lossy(raw)),
+        },
+    }
 }
 
 fn execute(
@@ -219,18 +265,9 @@ fn execute(
         Ok(s) => s,
         Err(r) => return Outcome::Reply(*r),
     };
-    if state.is_slave() && !state.config.slave_read_enable {
-        let max = state.store.max_offset(&h.topic, h.queue_id) as i64;
-        let min = state.store.min_offset(&h.topic, h.queue_id) as i64;
-        return Outcome::Reply(pull_reply(
-            req,
-            ResponseCode::PULL_RETRY_IMMEDIATELY,
-            "slave read disabled",
-            h.queue_offset,
-            min,
-            max,
-        ));
-    }
+    // A slave serves what it holds whatever `slaveReadEnable` says (Apache 4.9.7's status switch
+    // overwrites the slave branch's PULL_RETRY_IMMEDIATELY); the key only steers
+    // `suggestWhichBrokerId`. This is what lets consumers drain a slave whose master died.
     let reply = read(state, req, h, &sub.filter);
     if allow_suspend && h.has_commit_offset() && !state.is_slave() {
         state
@@ -255,15 +292,23 @@ fn read(
     state: &BrokerState,
     req: &RemotingCommand,
     h: &PullMessageRequestHeader,
-    filter: &TagFilter,
+    filter: &SubFilter,
 ) -> RemotingCommand {
     let offset = h.queue_offset.max(0) as u64;
     let max_msgs = h.max_msg_nums.clamp(1, 1024) as usize;
-    let r = state
-        .store
-        .get_messages(&h.topic, h.queue_id, offset, max_msgs, &|code| {
-            filter.matches_code(code)
-        });
+    let (topic, queue) = (&h.topic, h.queue_id);
+    let r = match filter {
+        SubFilter::Sql(sel) => {
+            state
+                .store
+                .get_messages_filtered(topic, queue, offset, max_msgs, &|_| true, &|rec| {
+                    record_matches(sel, rec)
+                })
+        }
+        other => state
+            .store
+            .get_messages(topic, queue, offset, max_msgs, &|code| other.matches_code(code)),
+    };
     let (min, max) = (r.min_offset as i64, r.max_offset as i64);
     let next = r.next_begin_offset as i64;
     let slave = state.is_slave();
@@ -289,23 +334,18 @@ fn read(
         (code, next)
     };
     let mut reply = pull_reply(req, code, r.status.name(), next, min, max);
-    // HA (slaveReadEnable): a master whose consumer reads cold data suggests the slave.
+    // HA (slaveReadEnable): which broker the consumer should pull from next.
     let suggest = crate::ha::replication::suggest_broker_id(state, &h.consumer_group, &r);
     reply = reply.with_ext("suggestWhichBrokerId", suggest);
     if code == ResponseCode::SUCCESS {
         state.stats.add_get(r.messages.len() as u64);
-        reply.body = concat(r.messages);
+        if state.metrics.enabled() {
+            state
+                .metrics
+                .record_out(topic, &h.consumer_group, r.messages.len() as u64, r.bytes_total);
+        }
+        // The records were gathered back to back by the store: no copy here.
+        reply.body = r.body;
     }
     reply
-}
-
-fn concat(parts: Vec<Bytes>) -> Bytes {
-    if parts.len() == 1 {
-        return parts.into_iter().next().unwrap_or_default();
-    }
-    let mut buf = BytesMut::with_capacity(parts.iter().map(Bytes::len).sum());
-    for p in parts {
-        buf.extend_from_slice(&p);
-    }
-    buf.freeze()
 }

@@ -11,17 +11,31 @@ use rmq_remoting::message::MessageRecord;
 use rmq_remoting::net::HandlerError;
 use rmq_remoting::{RemotingCommand, ResponseCode};
 
-use super::{persist_topics, FAQ_URL};
+use super::FAQ_URL;
+use crate::groups::validate_group_name;
 use crate::msg::{retry_target, rewrite_properties, RetryTarget};
 use crate::processor::send::wait_durable;
 use crate::schedule;
 use crate::state::{now_ms, BrokerState};
-use crate::topics::{perm, DLQ_PREFIX, RETRY_PREFIX};
+use crate::tables::persist_topics;
+use crate::topics::{perm, validate_topic_name, DLQ_PREFIX, RETRY_PREFIX};
 
 /// Handles CONSUMER_SEND_MSG_BACK.
 pub async fn handle(state: &Arc<BrokerState>, req: RemotingCommand) -> Result<RemotingCommand, HandlerError> {
     let h: ConsumerSendMsgBackRequestHeader = req.decode_header()?;
     let fail = |code, remark: String| Ok(req.reply(code, Some(remark)));
+    // The group names the retry and dead-letter topics: check it before anything is created.
+    if let Err(remark) = validate_group_name(&h.group) {
+        return fail(ResponseCode::SUBSCRIPTION_GROUP_NOT_EXIST, remark);
+    }
+    for prefix in [RETRY_PREFIX, DLQ_PREFIX] {
+        if let Err(remark) = validate_topic_name(&format!("{prefix}{}", h.group)) {
+            return fail(
+                ResponseCode::SUBSCRIPTION_GROUP_NOT_EXIST,
+                format!("the group's retry or dead-letter topic would be illegal: {remark}"),
+            );
+        }
+    }
     let now = now_ms();
     let Some(group) = state.groups.find_or_create(&h.group, now) else {
         return fail(

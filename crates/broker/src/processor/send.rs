@@ -4,7 +4,9 @@
 //! lookup or auto-creation from the template, queue id, sizes), then one synchronous store
 //! append (two memcpys under the store's put lock), a wake-up of the pulls held on that queue,
 //! and, when the message asks to wait (`WAIT` not `false`), the sync-flush and sync-replication
-//! waits, which hold no lock. Every reply carries `MSG_REGION` and `TRACE_ON`.
+//! waits, which hold no lock. Every reply carries `MSG_REGION` and `TRACE_ON`. A half message
+//! (`TRAN_MSG=true` or the prepared sysFlag bit) is stored in the half topic instead
+//! ([`crate::transaction::park`]); its reply names the real queue and the half-queue offset.
 
 use std::sync::Arc;
 
@@ -16,19 +18,22 @@ use rmq_remoting::message::{batch, sys_flag, MessageRecord};
 use rmq_remoting::net::{Connection, HandlerError};
 use rmq_remoting::{RemotingCommand, RequestCode, ResponseCode};
 
-use super::{persist_topics, FAQ_URL};
+use super::FAQ_URL;
+use crate::metrics::MessageType;
 use crate::msg::rewrite_properties;
 use crate::schedule;
 use crate::state::{now_ms, BrokerState, ReplicaOutcome};
 use crate::store::{FlushDiskType, StoreError};
+use crate::tables::persist_topics;
 use crate::topics::{self, perm, TopicInfo, DLQ_PREFIX, RETRY_PREFIX, SCHEDULE_TOPIC};
+use crate::transaction;
 
 /// Topics producers may never send to directly.
 const NOT_ALLOWED_SEND: &[&str] = &[
     SCHEDULE_TOPIC,
-    "RMQ_SYS_TRANS_HALF_TOPIC",
-    "RMQ_SYS_TRANS_OP_HALF_TOPIC",
-    "TRANS_CHECK_MAX_TIME_TOPIC",
+    transaction::HALF_TOPIC,
+    transaction::OP_TOPIC,
+    transaction::CHECK_MAX_TIME_TOPIC,
 ];
 
 fn reply(
@@ -82,10 +87,10 @@ async fn prepare(
             "service not available now: this broker is a SLAVE and does not accept messages".into(),
         ));
     }
-    if !state.store.is_writable() {
+    if let Err(e) = state.store.check_writable() {
         return Err(fail(
             ResponseCode::SERVICE_NOT_AVAILABLE,
-            "service not available now: the broker's disk is full or the store is shut down".into(),
+            format!("service not available now: {e}"),
         ));
     }
     if !perm::writeable(state.permission()) {
@@ -106,18 +111,32 @@ async fn prepare(
             format!("Sending message to topic[{}] is forbidden.", h.topic),
         ));
     }
-    if sys_flag::transaction_type(h.sys_flag) == sys_flag::TRANSACTION_PREPARED
-        || h.properties
-            .as_deref()
-            .and_then(|p| properties::find(p, keys::TRAN_MSG))
-            == Some("true")
-    {
+    let half = transaction::is_half_send(h.sys_flag, h.properties.as_deref());
+    if half && state.config.reject_transaction_message {
         return Err(fail(
             ResponseCode::NO_PERMISSION,
             format!(
                 "the broker[{}] sending transaction message is forbidden",
                 state.config.broker_ip1
             ),
+        ));
+    }
+    // Apache's dispatcher gives a ROLLBACK-typed record no consume-queue entry; no client may
+    // send one (transactions end through END_TRANSACTION), so it is refused here rather than
+    // stored where consumers would read it.
+    if sys_flag::transaction_type(h.sys_flag) == sys_flag::TRANSACTION_ROLLBACK {
+        return Err(fail(
+            ResponseCode::MESSAGE_ILLEGAL,
+            format!(
+                "the message's sysFlag {} carries the transaction type ROLLBACK, which is never stored for consumers",
+                h.sys_flag
+            ),
+        ));
+    }
+    if half && req.code == RequestCode::SEND_BATCH_MESSAGE.code() {
+        return Err(fail(
+            ResponseCode::MESSAGE_ILLEGAL,
+            "transaction messages cannot be sent as a batch".into(),
         ));
     }
     let info = match lookup_or_create(state, h).await {
@@ -197,6 +216,20 @@ async fn lookup_or_create(
                 .get_or_create(&h.topic, queues, perm::READ | perm::WRITE, now),
         )
     } else {
+        let held = state.topics.len();
+        let limit = state.config.auto_create_topic_max_nums;
+        if held >= limit {
+            tracing::warn!(topic = %h.topic, held, limit, "topic auto-creation refused: autoCreateTopicMaxNums reached");
+            return Err((
+                ResponseCode::TOPIC_NOT_EXIST,
+                format!(
+                    "topic[{}] not exist and not auto-created: this broker holds {held} topics, the \
+                     autoCreateTopicMaxNums limit is {limit}; create the topic with mqadmin updateTopic \
+                     or raise the limit",
+                    h.topic
+                ),
+            ));
+        }
         state
             .topics
             .create_from_template(&h.topic, &h.default_topic, h.default_topic_queue_nums, 0, now)
@@ -267,10 +300,14 @@ async fn store_and_reply(
         topic: target.topic,
         ..MessageRecord::default()
     };
+    let half = !is_batch && transaction::is_half_send(h.sys_flag, h.properties.as_deref());
+    if half {
+        transaction::ensure_system_topic(state, transaction::HALF_TOPIC).await;
+    }
     let outcome = if is_batch {
         store_batch(state, req, raw_props, template)
     } else {
-        store_single(state, req.body.clone(), raw_props, template)
+        store_single(state, req.body.clone(), raw_props, template, half)
     };
     let stored = match outcome {
         Ok(s) => s,
@@ -293,7 +330,7 @@ struct Stored {
     next_offset: u64,
 }
 
-fn store_error(e: StoreError) -> (ResponseCode, String) {
+pub(crate) fn store_error(e: StoreError) -> (ResponseCode, String) {
     match e {
         StoreError::MessageTooLarge { size, limit } => (
             ResponseCode::MESSAGE_ILLEGAL,
@@ -320,17 +357,38 @@ fn store_single(
     body: Bytes,
     raw_props: &str,
     mut record: MessageRecord,
+    half: bool,
 ) -> Result<Stored, (ResponseCode, String)> {
     let delay = properties::find(raw_props, keys::DELAY)
         .and_then(|d| d.parse::<i32>().ok())
         .unwrap_or(0);
     record.body = body;
-    record.properties = stored_properties(state, raw_props, &[]);
     let real_qid = record.queue_id;
-    if delay > 0 {
-        schedule::park(state, &mut record, delay);
+    // Parking renames the topic; the metrics count the one the producer addressed. The copy is
+    // made only then, and only with metrics on.
+    let parked_topic = (state.metrics.enabled() && (half || delay > 0)).then(|| record.topic.clone());
+    if half {
+        // Apache re-serializes a half message's properties, `WAIT` included.
+        record.properties = rewrite_properties(
+            raw_props,
+            &[],
+            &[(keys::CLUSTER, &state.config.broker_cluster_name)],
+        );
+        transaction::park(&mut record);
+    } else {
+        record.properties = stored_properties(state, raw_props, &[]);
+        if delay > 0 {
+            schedule::park(state, &mut record, delay);
+        }
     }
     let r = schedule::append_and_wake(state, &record).map_err(store_error)?;
+    if state.metrics.enabled() {
+        let topic = parked_topic.as_deref().unwrap_or(&record.topic);
+        let kind = MessageType::of(raw_props, half);
+        state
+            .metrics
+            .record_in(topic, kind, std::iter::once(record.body.len() as u64));
+    }
     Ok(Stored {
         msg_ids: state.offset_msg_id(r.physical_offset),
         queue_id: real_qid,
@@ -351,16 +409,29 @@ fn store_batch(
             "Retry Group is not supported for batching".into(),
         ));
     }
-    let items = batch::decode(&req.body).map_err(|e| {
-        (
+    let batch_props = stored_properties(state, raw_props, &[]);
+    // What each member costs once stored beyond its own body and properties: the record
+    // layout with the topic and the batch-level properties (plus their separator).
+    let overhead = MessageRecord {
+        properties: format!("{batch_props}{}", properties::PROPERTY_SEPARATOR),
+        body: Bytes::new(),
+        ..template.clone()
+    }
+    .encoded_len();
+    let limit = state.config.max_message_size;
+    let items = batch::decode_bounded(&req.body, overhead, limit).map_err(|e| match e {
+        batch::BatchError::TooLarge { .. } => (
+            ResponseCode::MESSAGE_ILLEGAL,
+            format!("the message size over max value, MAX: {limit}: {e}"),
+        ),
+        batch::BatchError::Malformed(e) => (
             ResponseCode::MESSAGE_ILLEGAL,
             format!("the batch body is malformed: {e}"),
-        )
+        ),
     })?;
     if items.is_empty() {
         return Err((ResponseCode::MESSAGE_ILLEGAL, "the batch is empty".into()));
     }
-    let batch_props = stored_properties(state, raw_props, &[]);
     let records: Vec<MessageRecord> = items
         .into_iter()
         .map(|item| {
@@ -396,6 +467,12 @@ fn store_batch(
     state.notify_appended();
     state.held.wake(&template.topic, template.queue_id);
     state.stats.add_put(r.summary.message_count as u64);
+    if state.metrics.enabled() {
+        let kind = MessageType::of(raw_props, false);
+        state
+            .metrics
+            .record_in(&template.topic, kind, records.iter().map(|r| r.body.len() as u64));
+    }
     let ids: Vec<String> = r
         .physical_offsets
         .iter()

@@ -17,6 +17,7 @@ use std::thread::JoinHandle;
 
 use super::error::{Result, StoreError};
 use super::mapped_file::MappedFile;
+use super::reserve::{Reserve, LOG_RESERVE_CHUNK};
 
 #[derive(Default)]
 struct State {
@@ -39,6 +40,16 @@ struct Shared {
 }
 
 impl Shared {
+    /// Warm files are written whole at once, so they get all their blocks first; others get
+    /// them as the writer comes.
+    fn reserve(&self) -> Reserve {
+        if self.touch && self.warm {
+            Reserve::Whole
+        } else {
+            Reserve::Chunks(LOG_RESERVE_CHUNK)
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -126,11 +137,12 @@ impl Allocator {
             st.want = None;
         }
         drop(st);
-        Ok(Arc::new(MappedFile::create(
+        MappedFile::create(
             &self.shared.dir,
             start,
             self.shared.file_size,
-        )?))
+            self.shared.reserve(),
+        )
     }
 
     /// Stops the thread (idempotent).
@@ -185,11 +197,10 @@ fn run(shared: &Shared) {
         let path = shared.dir.join(super::mapped_file::file_name(start));
         let result = if path.exists() {
             // Left by an earlier run (recovery keeps an empty next file); reuse it.
-            MappedFile::open(&path, start, shared.file_size)
+            MappedFile::open(&path, start, shared.file_size, shared.reserve())
         } else {
-            MappedFile::create(&shared.dir, start, shared.file_size)
+            MappedFile::create(&shared.dir, start, shared.file_size, shared.reserve())
         };
-        let result = result.map(Arc::new);
         if let (Ok(file), true) = (&result, shared.touch && shared.warm) {
             // Still `preparing`: a writer that needs this file waits for the last page.
             touch(shared, file);
@@ -259,7 +270,7 @@ mod tests {
             let f = a.take(start).unwrap();
             assert_eq!(f.start(), start);
             // Handed over warm: every page is already writable, and writing changes the file.
-            assert!(f.write((1 << 20) - 4, b"tail"));
+            assert!(f.write((1 << 20) - 4, b"tail").unwrap());
             assert_eq!(f.read((1 << 20) - 4, 4).unwrap(), b"tail");
         }
         a.stop();

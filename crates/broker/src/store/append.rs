@@ -19,7 +19,7 @@ use rmq_remoting::message::MessageRecord;
 
 use super::consume_queue::CqEntry;
 use super::error::{Result, StoreError};
-use super::{recovery, MessageStore};
+use super::{recovery, retention, space, MessageStore};
 
 /// Where an appended record (or the first of a batch) went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,14 +89,24 @@ impl MessageStore {
         })
     }
 
-    fn check_writable(&self) -> Result<()> {
+    /// Why an append would be refused now: [`StoreError::ShutDown`], or
+    /// [`StoreError::DiskFull`] while disk usage is above `disk_full_ratio` (re-read at most
+    /// once a second while full, so sends resume soon after space returns).
+    pub fn check_writable(&self) -> Result<()> {
         let inner = &self.inner;
         if !inner.running.load(Ordering::Acquire) {
             return Err(StoreError::ShutDown);
         }
-        if inner.disk_full.load(Ordering::Acquire) {
+        if inner.disk_full.load(Ordering::Acquire) && retention::recheck_full_disk(inner) {
             return Err(StoreError::DiskFull {
-                used_ratio: self.disk_used_ratio(),
+                detail: format!(
+                    "{:.1}% of the disk holding {} is used, {} MiB free; sends are refused above {:.0}% \
+                     (diskSpaceWarningLevelRatio) or when a new store file does not fit",
+                    self.disk_used_ratio() * 100.0,
+                    inner.config.root.display(),
+                    space::free_bytes(&inner.config.root).map_or(0, space::mib),
+                    inner.config.disk_full_ratio * 100.0
+                ),
             });
         }
         Ok(())
@@ -157,16 +167,23 @@ impl MessageStore {
             ));
         }
         let cq = inner.queues.get_or_create(&first.topic, first.queue_id)?;
+        // Room for the entries first: a full disk refuses the append before the commit log
+        // holds a record its queue could not index.
+        cq.reserve(records.len() as u64)
+            .inspect_err(|e| retention::note_write_error(inner, e))?;
         let queue_offset = cq.max_offset();
         let store_ts = now_ms().max(inner.last_store_timestamp.load(Ordering::Relaxed));
-        let phys = inner.commit_log.append(&mut w, &mut buf, |buf, phys| {
-            for (i, e) in encoded.iter().enumerate() {
-                let rec = &mut buf[e.start..e.start + e.len];
-                put_i64(rec, QUEUE_OFFSET_POS, (queue_offset + i as u64) as i64);
-                put_i64(rec, PHYSICAL_OFFSET_POS, (phys + e.start as u64) as i64);
-                put_i64(rec, e.store_ts_pos, store_ts);
-            }
-        })?;
+        let phys = inner
+            .commit_log
+            .append(&mut w, &mut buf, |buf, phys| {
+                for (i, e) in encoded.iter().enumerate() {
+                    let rec = &mut buf[e.start..e.start + e.len];
+                    put_i64(rec, QUEUE_OFFSET_POS, (queue_offset + i as u64) as i64);
+                    put_i64(rec, PHYSICAL_OFFSET_POS, (phys + e.start as u64) as i64);
+                    put_i64(rec, e.store_ts_pos, store_ts);
+                }
+            })
+            .inspect_err(|e| retention::note_write_error(inner, e))?;
         for (i, e) in encoded.iter().enumerate() {
             let entry = CqEntry {
                 phys: phys + e.start as u64,
@@ -226,7 +243,10 @@ impl MessageStore {
                 expected: w.wrote,
             });
         }
-        inner.commit_log.append_raw(&mut w, bytes)?;
+        inner
+            .commit_log
+            .append_raw(&mut w, bytes)
+            .inspect_err(|e| retention::note_write_error(inner, e))?;
         let from = w.dispatched;
         // A slave that started mid-stream has no entries before its first record: fill, do not stop.
         let outcome = recovery::replay(&inner.commit_log, &inner.queues, from, w.wrote, true)?;

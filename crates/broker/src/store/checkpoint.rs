@@ -4,7 +4,7 @@
 //! checkpoint, 4 KiB, big-endian (the first 24 bytes are Java's StoreCheckpoint layout):
 //!   0  8  physicMsgTimestamp   store time of the last flushed commit-log record
 //!   8  8  logicsMsgTimestamp   store time of the last record whose CQ entry is flushed
-//!  16  8  indexMsgTimestamp    always 0 (no index files)
+//!  16  8  indexMsgTimestamp    end time of the newest synced index file
 //!  24  8  commit-log flushed offset: every byte below is on disk
 //!  32  8  logics offset: every CQ entry for a record below it is on disk
 //!  40  8  magic "RMQCKPT1"
@@ -13,13 +13,16 @@
 //!
 //! The file is rewritten in place and `fdatasync`ed after each flush. A torn or missing
 //! checkpoint fails its CRC and is treated as "nothing known", which makes recovery scan the
-//! whole commit log: slower, never wrong. The abort file exists while the store is open and is
+//! whole commit log: slower, never wrong, and logged as a warning (a garbled file, or a missing
+//! one next to an existing commit log), so an operator sees why a start takes long. The abort file exists while the store is open and is
 //! removed after a clean shutdown has flushed everything and written the final checkpoint; its
 //! presence at open means the previous run crashed.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+
+use tracing::warn;
 
 use super::error::{Result, StoreError};
 use super::mapped_file::sync_dir;
@@ -34,6 +37,8 @@ pub struct Checkpoint {
     pub physic_timestamp: i64,
     /// Store time of the last record whose CQ entry is flushed.
     pub logics_timestamp: i64,
+    /// End time of the newest synced index file (`indexMsgTimestamp`).
+    pub index_timestamp: i64,
     /// Commit-log bytes below this are durable.
     pub flushed_offset: u64,
     /// CQ entries for records below this commit-log offset are durable.
@@ -45,6 +50,7 @@ impl Checkpoint {
         let mut b = [0u8; FILE_SIZE];
         b[0..8].copy_from_slice(&self.physic_timestamp.to_be_bytes());
         b[8..16].copy_from_slice(&self.logics_timestamp.to_be_bytes());
+        b[16..24].copy_from_slice(&self.index_timestamp.to_be_bytes());
         b[24..32].copy_from_slice(&self.flushed_offset.to_be_bytes());
         b[32..40].copy_from_slice(&self.logics_offset.to_be_bytes());
         b[40..48].copy_from_slice(MAGIC);
@@ -70,6 +76,7 @@ impl Checkpoint {
         Some(Checkpoint {
             physic_timestamp: u64_at(0) as i64,
             logics_timestamp: u64_at(8) as i64,
+            index_timestamp: u64_at(16) as i64,
             flushed_offset: u64_at(24),
             logics_offset: u64_at(32),
         })
@@ -101,7 +108,16 @@ impl CheckpointFile {
             .map_err(|e| StoreError::io(&path, e))?;
         let mut buf = Vec::new();
         file.read_to_end(&mut buf).map_err(|e| StoreError::io(&path, e))?;
-        Ok((CheckpointFile { path, file }, Checkpoint::decode(&buf)))
+        let checkpoint = Checkpoint::decode(&buf);
+        if checkpoint.is_none() {
+            let has_log = fs::read_dir(root.join("commitlog")).is_ok_and(|mut d| d.next().is_some());
+            if !buf.is_empty() {
+                warn!(path = %path.display(), bytes = buf.len(), "checkpoint is garbled (bad magic or CRC); recovery replays the whole commit log");
+            } else if has_log {
+                warn!(path = %path.display(), "checkpoint is missing or empty next to a commit log; recovery replays the whole commit log");
+            }
+        }
+        Ok((CheckpointFile { path, file }, checkpoint))
     }
 
     /// Writes and syncs `cp`.
@@ -152,6 +168,7 @@ mod tests {
         let want = Checkpoint {
             physic_timestamp: 5,
             logics_timestamp: 4,
+            index_timestamp: 3,
             flushed_offset: 1000,
             logics_offset: 900,
         };

@@ -20,6 +20,7 @@ use super::allocator::Allocator;
 use super::error::{Result, StoreError};
 use super::file_queue::FileQueue;
 use super::mapped_file::MappedFile;
+use super::reserve::{Reserve, LOG_RESERVE_CHUNK};
 
 /// Bytes a filler needs at least, so every record leaves room for one.
 pub const FILLER_MIN: u64 = 8;
@@ -71,7 +72,7 @@ impl CommitLog {
         if self.write_through {
             file.write_through(pos, data)
         } else {
-            Ok(file.write(pos, data))
+            file.write(pos, data)
         }
     }
 
@@ -145,7 +146,12 @@ impl CommitLog {
         }
         let file = match &self.allocator {
             Some(a) => a.take(start)?,
-            None => Arc::new(MappedFile::create(self.files.dir(), start, self.file_size())?),
+            None => MappedFile::create(
+                self.files.dir(),
+                start,
+                self.file_size(),
+                Reserve::Chunks(LOG_RESERVE_CHUNK),
+            )?,
         };
         self.files.push(file.clone())?;
         if let Some(a) = &self.allocator {
@@ -253,7 +259,7 @@ impl CommitLog {
         self.files
             .remove_from(self.file_start(offset) + self.file_size())?;
         if let Some(f) = self.files.find(offset) {
-            f.zero_from((offset - f.start()) as usize);
+            f.zero_from((offset - f.start()) as usize)?;
         }
         w.wrote = offset;
         w.dispatched = w.dispatched.min(offset);
@@ -271,8 +277,9 @@ impl CommitLog {
         file.read((offset - file.start()) as usize, len)
     }
 
-    /// The whole record at `offset` (`None` when there is no message record there).
-    pub fn read_record(&self, offset: u64) -> Option<Vec<u8>> {
+    /// The file and position of the message record at `offset`, and its size (`None` when
+    /// there is no message record there).
+    fn locate_record(&self, offset: u64) -> Option<(Arc<MappedFile>, usize, usize)> {
         let max = self.max_offset();
         let file = self.files.find(offset)?;
         let pos = (offset - file.start()) as usize;
@@ -285,7 +292,22 @@ impl CommitLog {
         if magic != MESSAGE_MAGIC || size < MIN_RECORD_SIZE as i32 || offset + size as u64 > max {
             return None;
         }
-        file.read(pos, size as usize)
+        Some((file, pos, size as usize))
+    }
+
+    /// The whole record at `offset` (`None` when there is no message record there).
+    pub fn read_record(&self, offset: u64) -> Option<Vec<u8>> {
+        let (file, pos, size) = self.locate_record(offset)?;
+        file.read(pos, size)
+    }
+
+    /// Appends the whole record at `offset` to `out` and returns its size (`None`, with `out`
+    /// unchanged, when there is no message record there). A pull gathers its records this way
+    /// into one buffer: one copy out of the mapping per record and no allocation of its own.
+    pub fn read_record_into(&self, offset: u64, out: &mut bytes::BytesMut) -> Option<usize> {
+        let (file, pos, size) = self.locate_record(offset)?;
+        file.with_slice(pos, size, |b| out.extend_from_slice(b))?;
+        Some(size)
     }
 
     /// Raw bytes from `offset`, at most `max_len`, stopping at the end of the file holding

@@ -56,6 +56,20 @@ pub struct StoreConfig {
     /// instead when it outruns the preparation). Without it the file is handed over at once and
     /// touched while the writer appends, which a fast writer overtakes.
     pub warm_mapped_file: bool,
+    /// Most consume-queue files open (each one descriptor and one mapping) at once; opening
+    /// one more closes the least recently used. The broker sets it to a fraction of its
+    /// descriptor limit so the commit log and the listener always find descriptors.
+    pub max_open_queue_files: usize,
+    /// A consume-queue file unused this long is closed (reopened by its next use).
+    pub queue_file_idle: Duration,
+    /// `messageIndexEnable` (true): index every message by its keys and unique key.
+    pub message_index_enable: bool,
+    /// `maxHashSlotNum` (5,000,000): hash slots per index file.
+    pub max_hash_slot_num: u32,
+    /// `maxIndexNum` (20,000,000): entries per index file.
+    pub max_index_num: u32,
+    /// `maxMsgsNumBatch` (64): most messages one key query returns.
+    pub max_msgs_num_batch: usize,
 }
 
 impl Default for StoreConfig {
@@ -75,6 +89,12 @@ impl Default for StoreConfig {
             max_message_size: 4 << 20,
             preallocate: true,
             warm_mapped_file: false,
+            max_open_queue_files: 4096,
+            queue_file_idle: Duration::from_secs(60),
+            message_index_enable: true,
+            max_hash_slot_num: 5_000_000,
+            max_index_num: 20_000_000,
+            max_msgs_num_batch: 64,
         }
     }
 }
@@ -106,8 +126,17 @@ impl StoreConfig {
         if self.flush_interval.is_zero() || self.consume_queue_flush_interval.is_zero() {
             return bad("flush intervals must be positive");
         }
+        if self.max_open_queue_files == 0 {
+            return bad("max_open_queue_files must be positive");
+        }
         if self.clean_interval.is_zero() {
             return bad("clean_interval must be positive");
+        }
+        if self.max_hash_slot_num == 0 || self.max_index_num < 2 {
+            return bad("max_hash_slot_num must be positive and max_index_num at least 2");
+        }
+        if self.max_hash_slot_num > 100_000_000 || self.max_index_num > 100_000_000 {
+            return bad("max_hash_slot_num and max_index_num must be at most 100,000,000");
         }
         let ratio_ok = |r: f64| r > 0.0 && r <= 1.0;
         if !ratio_ok(self.disk_max_used_ratio) || !ratio_ok(self.disk_full_ratio) {

@@ -13,13 +13,20 @@
 //! zero entry never resurrects a stale one); a placeholder `(0, i32::MAX, 0)` stands for an
 //! entry whose record is gone. Only the put-lock holder (or recovery, before the store is
 //! shared) writes.
+//!
+//! Files are opened when first used and closed again when idle or when the store's budget of
+//! open queue files is spent ([`OpenFiles`]); their blocks are reserved ahead of the writer, and
+//! [`ConsumeQueue::reserve`] lets an append claim the room for its entries before it writes the
+//! commit log, so a full disk refuses the append instead of leaving a record without its entry.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use super::error::{Result, StoreError};
 use super::file_queue::FileQueue;
 use super::mapped_file::sync_dir;
+use super::open_files::OpenFiles;
 
 /// Bytes per entry (`CQ_STORE_UNIT_SIZE`).
 pub const ENTRY_SIZE: usize = 20;
@@ -89,21 +96,26 @@ pub struct ConsumeQueue {
     min: AtomicU64,
     /// Entries below this are on disk.
     flushed: AtomicU64,
+    /// The commit-log minimum of the last [`Self::delete_files_before`] that found nothing to
+    /// do, so an idle queue is not opened again by every retention pass (`u64::MAX`: none yet).
+    retention_seen: AtomicU64,
 }
 
 impl ConsumeQueue {
-    /// Opens (or creates) the queue under `dir` (`consumequeue/<topic>/<queueId>`). With
-    /// `scan_tail` (crash recovery) the end is found by scanning the last two files for the first
-    /// empty entry and everything after it is zeroed; otherwise the zero suffix is trusted.
+    /// Opens (or creates) the queue under `dir` (`consumequeue/<topic>/<queueId>`), its files
+    /// counted against `budget`. With `scan_tail` (crash recovery) the end is found by scanning
+    /// the last two files for the first empty entry and everything after it is zeroed;
+    /// otherwise the zero suffix is trusted. Only the files read to find the end are opened.
     pub fn open(
         dir: &Path,
         topic: &str,
         queue_id: i32,
         entries_per_file: usize,
         scan_tail: bool,
+        budget: Arc<OpenFiles>,
     ) -> Result<Self> {
         let file_size = (entries_per_file * ENTRY_SIZE) as u64;
-        let files = FileQueue::load_deferring_dir_sync(dir, file_size)?;
+        let files = FileQueue::load_deferring_dir_sync(dir, file_size, budget)?;
         let cq = ConsumeQueue {
             topic: topic.to_string(),
             queue_id,
@@ -111,6 +123,7 @@ impl ConsumeQueue {
             max: AtomicU64::new(0),
             min: AtomicU64::new(0),
             flushed: AtomicU64::new(0),
+            retention_seen: AtomicU64::new(u64::MAX),
         };
         let first = cq.files.min_offset() / ENTRY_SIZE as u64;
         let end = cq.find_end(scan_tail);
@@ -210,10 +223,26 @@ impl ConsumeQueue {
         Ok(())
     }
 
+    /// Creates the files and reserves the blocks that entries `[max, max + count)` need, so
+    /// writing them cannot fail for want of space ([`super::error::StoreError::DiskFull`] here
+    /// instead, before anything is written).
+    pub fn reserve(&self, count: u64) -> Result<()> {
+        let from = self.max_offset() * ENTRY_SIZE as u64;
+        let to = from + count * ENTRY_SIZE as u64;
+        let mut pos = from;
+        while pos < to {
+            let file = self.files.find_or_create(pos)?;
+            let end = to.min(file.end());
+            file.reserve((pos - file.start()) as usize, (end - pos) as usize)?;
+            pos = end;
+        }
+        Ok(())
+    }
+
     fn write_entry(&self, queue_offset: u64, entry: &CqEntry) -> Result<()> {
         let pos = queue_offset * ENTRY_SIZE as u64;
         let file = self.files.find_or_create(pos)?;
-        if !file.write((pos - file.start()) as usize, &entry.encode()) {
+        if !file.write((pos - file.start()) as usize, &entry.encode())? {
             return Err(StoreError::Corrupt(format!(
                 "{}/{}: entry {queue_offset} out of file",
                 self.topic, self.queue_id
@@ -269,7 +298,7 @@ impl ConsumeQueue {
         self.files
             .remove_from(pos.div_ceil(self.files.file_size()) * self.files.file_size())?;
         if let Some(file) = self.files.find(pos) {
-            file.zero_from((pos - file.start()) as usize);
+            file.zero_from((pos - file.start()) as usize)?;
         }
         self.max.store(
             queue_offset.max(self.min.load(Ordering::Acquire)),
@@ -302,27 +331,44 @@ impl ConsumeQueue {
         Ok(false)
     }
 
-    /// Moves `min` to the first entry whose record is at or after `commit_log_min`.
-    pub fn correct_min(&self, commit_log_min: u64) {
-        let below = |qo: u64| match self.entry(qo) {
-            Some(e) => !e.is_real() || e.phys < commit_log_min,
-            None => true,
+    /// Moves `min` to the first entry whose record is at or after `commit_log_min`. Returns
+    /// false, leaving `min` alone, when a closed file could not be opened again to look (out
+    /// of descriptors): an unreadable entry must not hide the entries after it.
+    pub fn correct_min(&self, commit_log_min: u64) -> bool {
+        let below = |qo: u64| -> Result<bool> {
+            if qo >= self.max_offset() {
+                return Ok(true);
+            }
+            let pos = qo * ENTRY_SIZE as u64;
+            let Some(file) = self.files.find(pos) else {
+                return Ok(true);
+            };
+            let e = file.try_with_slice((pos - file.start()) as usize, ENTRY_SIZE, CqEntry::decode)?;
+            Ok(e.is_none_or(|e| !e.is_real() || e.phys < commit_log_min))
         };
         let (mut lo, mut hi) = (self.files.min_offset() / ENTRY_SIZE as u64, self.max_offset());
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            if below(mid) {
-                lo = mid + 1;
-            } else {
-                hi = mid;
+            match below(mid) {
+                Ok(true) => lo = mid + 1,
+                Ok(false) => hi = mid,
+                Err(e) => {
+                    tracing::warn!(topic = %self.topic, queue = self.queue_id, error = %e, "cannot read a consume queue to move its minimum; kept");
+                    return false;
+                }
             }
         }
         self.min.store(lo, Ordering::Release);
+        true
     }
 
     /// Retention: removes leading files whose last entry points below `commit_log_min`, always
     /// keeping the file being written. Returns how many were removed.
     pub fn delete_files_before(&self, commit_log_min: u64) -> usize {
+        if self.retention_seen.load(Ordering::Acquire) == commit_log_min {
+            // Nothing changed below this queue since the last pass: no file to open.
+            return 0;
+        }
         let files = self.files.files();
         let max_pos = self.max_offset() * ENTRY_SIZE as u64;
         let mut n = 0;
@@ -342,7 +388,9 @@ impl ConsumeQueue {
             let first = self.files.min_offset() / ENTRY_SIZE as u64;
             self.min.fetch_max(first, Ordering::AcqRel);
         }
-        self.correct_min(commit_log_min);
+        if self.correct_min(commit_log_min) && n == 0 {
+            self.retention_seen.store(commit_log_min, Ordering::Release);
+        }
         n
     }
 
@@ -386,6 +434,10 @@ impl ConsumeQueue {
 mod tests {
     use super::*;
 
+    fn budget() -> Arc<OpenFiles> {
+        OpenFiles::new(64, 60)
+    }
+
     fn e(phys: u64) -> CqEntry {
         CqEntry {
             phys,
@@ -397,7 +449,7 @@ mod tests {
     #[test]
     fn put_read_across_files_and_reopen() {
         let dir = tempfile::tempdir().unwrap();
-        let cq = ConsumeQueue::open(dir.path(), "T", 0, 4, false).unwrap();
+        let cq = ConsumeQueue::open(dir.path(), "T", 0, 4, false, budget()).unwrap();
         for i in 0..10 {
             cq.put(i, e(i * 100)).unwrap();
         }
@@ -412,7 +464,7 @@ mod tests {
         assert_eq!(cq.next_file_offset(5), 8);
         drop(cq);
         for scan in [false, true] {
-            let cq = ConsumeQueue::open(dir.path(), "T", 0, 4, scan).unwrap();
+            let cq = ConsumeQueue::open(dir.path(), "T", 0, 4, scan, budget()).unwrap();
             assert_eq!(cq.max_offset(), 10, "scan_tail={scan}");
         }
     }
@@ -420,7 +472,7 @@ mod tests {
     #[test]
     fn truncate_gap_and_retention() {
         let dir = tempfile::tempdir().unwrap();
-        let cq = ConsumeQueue::open(dir.path(), "T", 1, 4, false).unwrap();
+        let cq = ConsumeQueue::open(dir.path(), "T", 1, 4, false, budget()).unwrap();
         for i in 0..10 {
             cq.put(i, e(i * 100)).unwrap();
         }
@@ -434,7 +486,7 @@ mod tests {
             "gap is filled with placeholders"
         );
         drop(cq);
-        let cq = ConsumeQueue::open(dir.path(), "T", 1, 4, true).unwrap();
+        let cq = ConsumeQueue::open(dir.path(), "T", 1, 4, true, budget()).unwrap();
         assert_eq!(cq.max_offset(), 8);
         assert_eq!(
             cq.delete_files_before(450),

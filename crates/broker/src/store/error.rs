@@ -6,6 +6,7 @@ use std::io;
 use std::path::PathBuf;
 
 use rmq_remoting::message::RecordError;
+use rustix::io::Errno;
 
 /// What went wrong in the store.
 #[derive(Debug, thiserror::Error)]
@@ -42,11 +43,16 @@ pub enum StoreError {
     /// A batch mixes topics or queues, or is empty.
     #[error("invalid batch: {0}")]
     BadBatch(&'static str),
-    /// Disk usage is above `disk_full_ratio`; nothing is written.
-    #[error("disk is full ({used_ratio:.2} used); appends are refused")]
+    /// The store's disk is full: usage is above `disk_full_ratio`, a new file does not fit, or
+    /// the file system refused blocks. Nothing was written; appends succeed again once there is
+    /// room (no restart needed).
+    #[error(
+        "the broker's disk is full ({detail}); free space on that disk or lower fileReservedTime \
+         so old commit-log files are deleted, and sends are accepted again by themselves"
+    )]
     DiskFull {
-        /// Used ratio at the last check.
-        used_ratio: f64,
+        /// What was short, and where.
+        detail: String,
     },
     /// The store is shut down.
     #[error("store is shut down")]
@@ -65,12 +71,24 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// An IO error on `path`; "no space left" becomes [`StoreError::DiskFull`].
     pub(crate) fn io(path: impl Into<PathBuf>, source: io::Error) -> StoreError {
-        StoreError::Io {
-            path: path.into(),
-            source,
+        let path = path.into();
+        if is_no_space(&source) {
+            return StoreError::DiskFull {
+                detail: format!("no space left writing {}", path.display()),
+            };
         }
+        StoreError::Io { path, source }
     }
+}
+
+/// Whether `e` says the file system (or the user's quota) has no room left.
+pub fn is_no_space(e: &io::Error) -> bool {
+    matches!(
+        Errno::from_io_error(e),
+        Some(errno) if errno == Errno::NOSPC || errno == Errno::DQUOT
+    )
 }
 
 /// Shorthand for store results.

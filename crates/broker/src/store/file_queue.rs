@@ -5,10 +5,13 @@
 //! `file_size` bytes; the list only grows at the back (append) and shrinks at the front
 //! (retention) or back (recovery truncation).
 //!
-//! Directory syncs: by default a new file's directory is synced as the file is created. A queue
-//! loaded with [`FileQueue::load_deferring_dir_sync`] (a consume queue, whose files are created
-//! by the writer holding the put lock) only records that its directories need a sync, and
-//! [`FileQueue::sync_dirs`] does it before the queue's data is flushed and checkpointed.
+//! Two flavours. [`FileQueue::load`] (the commit log) opens every file, reserves each new file's
+//! blocks whole and syncs a new file's directory as the file is created.
+//! [`FileQueue::load_deferring_dir_sync`] (a consume queue, whose files are created by the writer
+//! holding the put lock) leaves existing files closed until first used, counts open files
+//! against an [`OpenFiles`] budget, reserves blocks in chunks ahead of the writer, and only
+//! records that its directories need a sync: [`FileQueue::sync_dirs`] does it before the
+//! queue's data is flushed and checkpointed.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -17,6 +20,8 @@ use std::sync::{Arc, RwLock};
 
 use super::error::{Result, StoreError};
 use super::mapped_file::{parse_file_name, sync_dir, MappedFile};
+use super::open_files::OpenFiles;
+use super::reserve::{Reserve, LOG_RESERVE_CHUNK, RESERVE_CHUNK};
 
 /// The files of one log.
 #[derive(Debug)]
@@ -27,6 +32,10 @@ pub struct FileQueue {
     files: RwLock<Vec<Arc<MappedFile>>>,
     /// New files leave their directory sync to [`Self::sync_dirs`].
     defer_dir_sync: bool,
+    /// How new files get their blocks.
+    reserve: Reserve,
+    /// The budget of a queue whose files may be closed while idle.
+    budget: Option<Arc<OpenFiles>>,
     /// A file was created and `dir` has not been synced since.
     dir_unsynced: AtomicBool,
     /// `dir` itself was created (by this load) and its two parents have not been synced since.
@@ -36,15 +45,22 @@ pub struct FileQueue {
 impl FileQueue {
     /// Loads the files of `dir` (created if missing), removing leftover `.tmp` files.
     pub fn load(dir: &Path, file_size: u64) -> Result<FileQueue> {
-        Self::load_with(dir, file_size, false)
+        Self::load_with(dir, file_size, None)
     }
 
-    /// [`Self::load`] for a queue whose directory syncs wait for [`Self::sync_dirs`].
-    pub fn load_deferring_dir_sync(dir: &Path, file_size: u64) -> Result<FileQueue> {
-        Self::load_with(dir, file_size, true)
+    /// [`Self::load`] for a consume queue: directory syncs wait for [`Self::sync_dirs`], files
+    /// are opened lazily under `budget` and reserved in chunks.
+    pub fn load_deferring_dir_sync(dir: &Path, file_size: u64, budget: Arc<OpenFiles>) -> Result<FileQueue> {
+        Self::load_with(dir, file_size, Some(budget))
     }
 
-    fn load_with(dir: &Path, file_size: u64, defer_dir_sync: bool) -> Result<FileQueue> {
+    fn load_with(dir: &Path, file_size: u64, budget: Option<Arc<OpenFiles>>) -> Result<FileQueue> {
+        let defer_dir_sync = budget.is_some();
+        let reserve = if defer_dir_sync {
+            Reserve::Chunks(RESERVE_CHUNK)
+        } else {
+            Reserve::Chunks(LOG_RESERVE_CHUNK)
+        };
         let created = !dir.exists();
         fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
         let mut starts = Vec::new();
@@ -76,17 +92,19 @@ impl FileQueue {
                     )));
                 }
             }
-            files.push(Arc::new(MappedFile::open(
-                &dir.join(super::mapped_file::file_name(start)),
-                start,
-                file_size,
-            )?));
+            let path = dir.join(super::mapped_file::file_name(start));
+            files.push(match &budget {
+                Some(b) => MappedFile::closed(&path, start, file_size, reserve, Some(b.clone()))?,
+                None => MappedFile::open(&path, start, file_size, reserve)?,
+            });
         }
         Ok(FileQueue {
             dir: dir.to_path_buf(),
             file_size,
             files: RwLock::new(files),
             defer_dir_sync,
+            reserve,
+            budget,
             dir_unsynced: AtomicBool::new(false),
             parents_unsynced: AtomicBool::new(created && defer_dir_sync),
         })
@@ -167,13 +185,18 @@ impl FileQueue {
     /// Creates and appends the file starting at `start`.
     pub fn create(&self, start: u64) -> Result<Arc<MappedFile>> {
         let file = if self.defer_dir_sync {
-            let file = MappedFile::create_unsynced(&self.dir, start, self.file_size)?;
+            let file = MappedFile::create_unsynced(
+                &self.dir,
+                start,
+                self.file_size,
+                self.reserve,
+                self.budget.clone(),
+            )?;
             self.dir_unsynced.store(true, Ordering::Release);
             file
         } else {
-            MappedFile::create(&self.dir, start, self.file_size)?
+            MappedFile::create(&self.dir, start, self.file_size, self.reserve)?
         };
-        let file = Arc::new(file);
         self.push(file.clone())?;
         Ok(file)
     }
@@ -280,7 +303,8 @@ mod tests {
     fn deferred_directory_syncs_wait_for_sync_dirs() {
         let root = tempfile::tempdir().unwrap();
         let dir = root.path().join("consumequeue").join("T").join("0");
-        let q = FileQueue::load_deferring_dir_sync(&dir, 4096).unwrap();
+        let budget = OpenFiles::new(8, 60);
+        let q = FileQueue::load_deferring_dir_sync(&dir, 4096, budget.clone()).unwrap();
         assert!(
             q.parents_unsynced.load(Ordering::Acquire),
             "a new directory needs its parents synced"
@@ -296,7 +320,7 @@ mod tests {
         assert!(!q.dir_unsynced.load(Ordering::Acquire));
         assert!(!q.parents_unsynced.load(Ordering::Acquire));
         // Reloading an existing directory owes nothing; a queue that syncs at once never owes.
-        let again = FileQueue::load_deferring_dir_sync(&dir, 4096).unwrap();
+        let again = FileQueue::load_deferring_dir_sync(&dir, 4096, budget).unwrap();
         assert!(!again.parents_unsynced.load(Ordering::Acquire));
         let eager = FileQueue::load(&root.path().join("commitlog"), 4096).unwrap();
         eager.find_or_create(0).unwrap();
@@ -309,7 +333,7 @@ mod tests {
         let q = FileQueue::load(dir.path(), 4096).unwrap();
         q.create(0).unwrap();
         drop(q);
-        MappedFile::create(dir.path(), 8192, 4096).unwrap();
+        MappedFile::create(dir.path(), 8192, 4096, Reserve::Whole).unwrap();
         assert!(matches!(
             FileQueue::load(dir.path(), 4096),
             Err(StoreError::Corrupt(_))

@@ -215,11 +215,16 @@ pub(super) fn run(inner: &Inner) {
 }
 
 /// The consume-queue flush thread: every `consume_queue_flush_interval`, syncs the consume
-/// queues and moves the checkpoint forward, until the store stops.
+/// queues and moves the checkpoint forward, then closes queue files idle for
+/// `queue_file_idle`, until the store stops.
 pub(super) fn run_queue_flusher(inner: &Inner) {
     while inner.sleep_unless_stopped(inner.config.consume_queue_flush_interval) {
         if let Err(e) = flush_queues_and_checkpoint(inner) {
             tracing::error!(error = %e, "consume-queue flush or checkpoint failed");
+        }
+        let closed = inner.queues.budget().sweep();
+        if closed > 0 {
+            tracing::debug!(closed, "closed idle consume-queue files");
         }
     }
 }
@@ -230,7 +235,9 @@ pub(super) fn flush_commit_log(inner: &Inner) -> Result<()> {
     let from = inner.group_commit.flushed();
     if target > from {
         let ts = inner.last_store_timestamp.load(Ordering::Acquire);
+        let started = Instant::now();
         inner.commit_log.sync_range(from, target)?;
+        inner.stats.flush_latency.record_duration(started.elapsed());
         inner.stats.commit_log_syncs.fetch_add(1, Ordering::Relaxed);
         inner.flushed_timestamp.fetch_max(ts, Ordering::AcqRel);
     }
@@ -253,6 +260,7 @@ pub(super) fn flush_queues_and_checkpoint(inner: &Inner) -> Result<()> {
     let cp = super::checkpoint::Checkpoint {
         physic_timestamp: inner.flushed_timestamp.load(Ordering::Acquire),
         logics_timestamp: logics_ts,
+        index_timestamp: inner.index.durable_timestamp(),
         flushed_offset: flushed,
         logics_offset: logics,
     };

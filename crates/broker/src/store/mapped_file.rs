@@ -4,22 +4,40 @@
 //! Invariants:
 //! * the file always has its full size: it is created as `<name>.tmp`, sized, then renamed, so a
 //!   file under its final name is never short, and it is never truncated while mapped;
+//! * no byte is written through the mapping before the file system has given it a block: a
+//!   write into a hole of a sparse file on a full disk raises SIGBUS and kills the process, so
+//!   files are `fallocate`d in chunks ahead of the writer ([`Reserve::Chunks`]: 64 KiB for
+//!   consume-queue and index files, which are mostly empty,
+//!   [`LOG_RESERVE_CHUNK`](super::reserve::LOG_RESERVE_CHUNK) for commit-log files, so an idle
+//!   broker holds a few MiB of disk, not two 1 GiB files), or whole before they are mapped
+//!   ([`Reserve::Whole`]: a warmed commit-log file, whose every page is written at once); a
+//!   refused reservation is [`StoreError::DiskFull`], never a crash (the policy and the
+//!   `fallocate` call are in [`super::reserve`]);
 //! * writes go through the `RwLock`ed mapping, so a reader copying bytes out never races a
 //!   writer (both commit log and consume queue have a single writer, the put lock holder);
+//! * a file with an [`OpenFiles`] budget (a consume-queue file) may be closed (unmapped, its
+//!   descriptor closed, after an `fdatasync` when it was written) and is opened again by its
+//!   next access; other files stay open;
 //! * a file removed by retention is unlinked only when the last `Arc` to it drops, so a reader
 //!   holding it keeps a valid mapping ([`MappedFile::delete_on_drop`]).
+//!
+//! The constructors ([`MappedFile::create`], [`MappedFile::open`], [`MappedFile::closed`] and
+//! their variants) are in `mapped_file/create.rs`, the unit tests in `mapped_file/tests.rs`.
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
 use std::time::SystemTime;
 
 use memmap2::{Advice, MmapMut};
-use rustix::fs::{fallocate, FallocateFlags};
 
 use super::error::{Result, StoreError};
+use super::open_files::{Closable, OpenFiles};
+use super::reserve::{allocate, punch_hole, Reserve, RESERVE_CHUNK};
+
+mod create;
 
 /// The file name for a segment starting at `start`.
 pub fn file_name(start: u64) -> String {
@@ -44,72 +62,51 @@ fn map(file: &File) -> io::Result<MmapMut> {
     unsafe { MmapMut::map_mut(file) }
 }
 
+/// An open file and its mapping.
+#[derive(Debug)]
+struct Open {
+    file: File,
+    map: MmapMut,
+}
+
 /// A mapped segment file.
 #[derive(Debug)]
 pub struct MappedFile {
     path: PathBuf,
     start: u64,
     size: u64,
-    file: File,
-    /// Guards the bytes: the writer takes it for a memcpy, readers to copy out.
-    map: RwLock<MmapMut>,
+    reserve: Reserve,
+    /// Bytes below this have blocks on disk (only grows, except when a tail is punched out).
+    reserved: AtomicU64,
+    /// Guards the bytes: the writer takes it for a memcpy, readers to copy out. `None` while
+    /// closed (only files with a budget are ever closed).
+    state: RwLock<Option<Open>>,
+    /// Written since the last sync: closing syncs first.
+    dirty: AtomicBool,
+    /// Budget tick of the last access.
+    last_used: AtomicU64,
+    budget: Option<Arc<OpenFiles>>,
+    me: Weak<MappedFile>,
     delete_on_drop: AtomicBool,
 }
 
 impl MappedFile {
-    /// Creates `dir/<start>` of `size` bytes, zero-filled and sparse, and syncs `dir` so the new
-    /// name survives a crash.
-    pub fn create(dir: &Path, start: u64, size: u64) -> Result<MappedFile> {
-        let file = Self::create_unsynced(dir, start, size)?;
-        // The rename must survive a crash before data written to the file is relied on.
-        sync_dir(dir)?;
-        Ok(file)
-    }
-
-    /// [`Self::create`] without the directory sync: the caller syncs `dir` before it relies on
-    /// the file (a consume queue does at its next flush, off the put lock).
-    pub fn create_unsynced(dir: &Path, start: u64, size: u64) -> Result<MappedFile> {
-        let path = dir.join(file_name(start));
-        let tmp = dir.join(format!("{}.tmp", file_name(start)));
-        let file = OpenOptions::new()
+    fn open_file(&self) -> Result<File> {
+        OpenOptions::new()
             .read(true)
             .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)
-            .map_err(|e| StoreError::io(&tmp, e))?;
-        file.set_len(size).map_err(|e| StoreError::io(&tmp, e))?;
-        fs::rename(&tmp, &path).map_err(|e| StoreError::io(&path, e))?;
-        Self::from_file(path, file, start, size)
+            .open(&self.path)
+            .map_err(|e| StoreError::io(&self.path, e))
     }
 
-    /// Opens an existing segment, which must be exactly `size` bytes.
-    pub fn open(path: &Path, start: u64, size: u64) -> Result<MappedFile> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(path)
-            .map_err(|e| StoreError::io(path, e))?;
-        let len = file.metadata().map_err(|e| StoreError::io(path, e))?.len();
-        if len != size {
-            return Err(StoreError::Corrupt(format!(
-                "{} is {len} bytes, expected {size} (was the file size changed?)",
-                path.display()
-            )));
+    /// Maps `file` into a closed slot and tells the budget.
+    fn install(&self, file: File) -> Result<()> {
+        let map = map(&file).map_err(|e| StoreError::io(&self.path, e))?;
+        *self.write_state() = Some(Open { file, map });
+        if let Some(b) = &self.budget {
+            b.opened(self.me.clone());
         }
-        Self::from_file(path.to_path_buf(), file, start, size)
-    }
-
-    fn from_file(path: PathBuf, file: File, start: u64, size: u64) -> Result<MappedFile> {
-        let map = map(&file).map_err(|e| StoreError::io(&path, e))?;
-        Ok(MappedFile {
-            path,
-            start,
-            size,
-            file,
-            map: RwLock::new(map),
-            delete_on_drop: AtomicBool::new(false),
-        })
+        Ok(())
     }
 
     /// Offset of the first byte.
@@ -132,49 +129,161 @@ impl MappedFile {
         &self.path
     }
 
-    fn read_map(&self) -> RwLockReadGuard<'_, MmapMut> {
+    /// Budget tick of the last access.
+    pub fn last_used(&self) -> u64 {
+        self.last_used.load(Ordering::Relaxed)
+    }
+
+    /// Whether the file is open (mapped) now.
+    pub fn is_open(&self) -> bool {
+        self.read_state().is_some()
+    }
+
+    fn read_state(&self) -> RwLockReadGuard<'_, Option<Open>> {
         // A poisoned lock only means a thread panicked mid-copy; the bytes are still the file's.
-        self.map.read().unwrap_or_else(|p| p.into_inner())
+        self.state.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn write_map(&self) -> RwLockWriteGuard<'_, MmapMut> {
-        self.map.write().unwrap_or_else(|p| p.into_inner())
+    fn write_state(&self) -> RwLockWriteGuard<'_, Option<Open>> {
+        self.state.write().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Copies `data` to `pos`; false (and nothing written) when it does not fit.
-    pub fn write(&self, pos: usize, data: &[u8]) -> bool {
-        let mut map = self.write_map();
-        match pos.checked_add(data.len()).and_then(|end| map.get_mut(pos..end)) {
-            Some(dst) => {
-                dst.copy_from_slice(data);
-                true
-            }
-            None => false,
+    fn touch(&self) {
+        if let Some(b) = &self.budget {
+            self.last_used.store(b.now(), Ordering::Relaxed);
         }
+    }
+
+    /// Runs `f` on the open file under the read lock, opening it first when closed (then under
+    /// the write lock). The budget hears of a reopen after the lock is released.
+    fn with_read<R>(&self, f: impl FnOnce(&Open) -> R) -> Result<R> {
+        self.touch();
+        {
+            let st = self.read_state();
+            if let Some(open) = st.as_ref() {
+                return Ok(f(open));
+            }
+        }
+        let mut st = self.write_state();
+        let reopened = st.is_none();
+        let r = f(self.ensure_open(&mut st)?);
+        drop(st);
+        self.after_reopen(reopened);
+        Ok(r)
+    }
+
+    /// Runs `f` on the open file under the write lock, opening it first when closed.
+    fn with_write<R>(&self, f: impl FnOnce(&mut Open) -> Result<R>) -> Result<R> {
+        self.touch();
+        let mut st = self.write_state();
+        let reopened = st.is_none();
+        let r = f(self.ensure_open(&mut st)?);
+        drop(st);
+        self.after_reopen(reopened);
+        r
+    }
+
+    fn ensure_open<'a>(&self, st: &'a mut Option<Open>) -> Result<&'a mut Open> {
+        if st.is_none() {
+            let file = self.open_file()?;
+            let map = map(&file).map_err(|e| StoreError::io(&self.path, e))?;
+            *st = Some(Open { file, map });
+        }
+        st.as_mut()
+            .ok_or_else(|| StoreError::Corrupt(format!("{} could not be opened", self.path.display())))
+    }
+
+    fn after_reopen(&self, reopened: bool) {
+        if let (true, Some(b)) = (reopened, &self.budget) {
+            b.opened(self.me.clone());
+        }
+    }
+
+    /// Gives `[0, end)` real blocks (`fallocate`), as `reserve` says: the whole file, or up to
+    /// the next chunk boundary. Holding the write lock keeps reservations ordered.
+    fn reserve_locked(&self, open: &Open, end: u64) -> Result<()> {
+        let have = self.reserved.load(Ordering::Acquire);
+        if end <= have {
+            return Ok(());
+        }
+        let to = self.reserve.cover(end, self.size);
+        allocate(&open.file, have, to - have).map_err(|e| StoreError::io(&self.path, e))?;
+        self.reserved.store(to, Ordering::Release);
+        Ok(())
+    }
+
+    /// Makes sure `[pos, pos + len)` has blocks, so a later [`Self::write`] there cannot fail
+    /// for want of space (a consume queue reserves before the commit-log append it indexes).
+    pub fn reserve(&self, pos: usize, len: usize) -> Result<()> {
+        let end = (pos as u64).saturating_add(len as u64).min(self.size);
+        if end <= self.reserved.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        self.with_write(|open| self.reserve_locked(open, end))
+    }
+
+    /// Copies `data` to `pos`; false (and nothing written) when it does not fit. Blocks are
+    /// reserved first: [`StoreError::DiskFull`] when the file system has none left.
+    pub fn write(&self, pos: usize, data: &[u8]) -> Result<bool> {
+        let Some(end) = pos.checked_add(data.len()).filter(|e| *e as u64 <= self.size) else {
+            return Ok(false);
+        };
+        self.with_write(|open| {
+            self.reserve_locked(open, end as u64)?;
+            match open.map.get_mut(pos..end) {
+                Some(dst) => {
+                    dst.copy_from_slice(data);
+                    self.dirty.store(true, Ordering::Release);
+                    Ok(true)
+                }
+                None => Ok(false),
+            }
+        })
     }
 
     /// Writes `data` at `pos` with `pwrite` rather than a copy into the mapping; false when it
     /// does not fit. Readers of the mapping see the bytes at once (one page cache). Used under
     /// SYNC_FLUSH: on ext4 a store through the mapping makes the next `fdatasync` commit the
     /// journal (the page-fault path joins a transaction), about 1 ms here, while after a
-    /// `pwrite` it only writes the data, about 0.25 ms.
+    /// `pwrite` it only writes the data, about 0.25 ms. A full disk is an error here, not a
+    /// signal.
     pub fn write_through(&self, pos: usize, data: &[u8]) -> Result<bool> {
         use std::os::unix::fs::FileExt;
-        // The write lock keeps readers from copying a half-written record.
-        let map = self.write_map();
-        if pos.checked_add(data.len()).is_none_or(|end| end > map.len()) {
+        if pos
+            .checked_add(data.len())
+            .is_none_or(|end| end as u64 > self.size)
+        {
             return Ok(false);
         }
-        self.file
-            .write_all_at(data, pos as u64)
-            .map_err(|e| StoreError::io(&self.path, e))?;
-        Ok(true)
+        // The write lock keeps readers from copying a half-written record.
+        self.with_write(|open| {
+            // Reserved like a mapped write, so a full disk refuses the whole record up front
+            // rather than part-way through a short `pwrite`.
+            self.reserve_locked(open, (pos + data.len()) as u64)?;
+            open.file
+                .write_all_at(data, pos as u64)
+                .map_err(|e| StoreError::io(&self.path, e))?;
+            self.dirty.store(true, Ordering::Release);
+            Ok(true)
+        })
     }
 
-    /// Runs `f` over `len` bytes at `pos`, or returns `None` when out of range.
+    /// Runs `f` over `len` bytes at `pos`, or returns `None` when out of range (or when a closed
+    /// file cannot be opened again, which is logged).
     pub fn with_slice<R>(&self, pos: usize, len: usize, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
-        let map = self.read_map();
-        pos.checked_add(len).and_then(|end| map.get(pos..end)).map(f)
+        self.try_with_slice(pos, len, f).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot reopen a store file to read it");
+            None
+        })
+    }
+
+    /// [`Self::with_slice`] that tells a closed file that cannot be opened again (an error)
+    /// from a range outside the file (`Ok(None)`).
+    pub fn try_with_slice<R>(&self, pos: usize, len: usize, f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
+        let Some(end) = pos.checked_add(len).filter(|e| *e as u64 <= self.size) else {
+            return Ok(None);
+        };
+        self.with_read(|open| open.map.get(pos..end).map(f))
     }
 
     /// Copies `len` bytes at `pos`.
@@ -183,28 +292,35 @@ impl MappedFile {
     }
 
     /// Zeroes everything from `pos` to the end. Punching a hole frees the blocks at once (a
-    /// cut 1 GiB tail costs nothing); where the file system cannot punch, chunks that are not
-    /// already zero are overwritten, so a sparse tail costs reads, not page allocations.
-    pub fn zero_from(&self, pos: usize) {
+    /// cut 1 GiB tail costs nothing; the next write reserves them again); where the file system
+    /// cannot punch, chunks that are not already zero are overwritten, so a sparse tail costs
+    /// reads, not page allocations.
+    pub fn zero_from(&self, pos: usize) -> Result<()> {
         const CHUNK: usize = 64 * 1024;
+        if pos as u64 >= self.size {
+            return Ok(());
+        }
         // The write lock keeps every reader off the bytes while the kernel zeroes them.
-        let mut map = self.write_map();
-        if pos >= map.len() {
-            return;
-        }
-        let punch = FallocateFlags::PUNCH_HOLE | FallocateFlags::KEEP_SIZE;
-        if fallocate(&self.file, punch, pos as u64, (map.len() - pos) as u64).is_ok() {
-            return;
-        }
-        let mut at = pos;
-        while at < map.len() {
-            let end = (at + CHUNK).min(map.len());
-            let chunk = &mut map[at..end];
-            if chunk.iter().any(|b| *b != 0) {
-                chunk.fill(0);
+        self.with_write(|open| {
+            let len = open.map.len();
+            if punch_hole(&open.file, pos as u64, (len - pos) as u64) {
+                let kept = (pos as u64 / RESERVE_CHUNK) * RESERVE_CHUNK;
+                self.reserved.fetch_min(kept, Ordering::AcqRel);
+                self.dirty.store(true, Ordering::Release);
+                return Ok(());
             }
-            at = end;
-        }
+            let mut at = pos;
+            while at < len {
+                let end = (at + CHUNK).min(len);
+                if open.map[at..end].iter().any(|b| *b != 0) {
+                    self.reserve_locked(open, end as u64)?;
+                    open.map[at..end].fill(0);
+                    self.dirty.store(true, Ordering::Release);
+                }
+                at = end;
+            }
+            Ok(())
+        })
     }
 
     /// Faults the pages of `[pos, pos + len)` in (`MADV_POPULATE_READ`), so the page cache holds
@@ -222,25 +338,55 @@ impl MappedFile {
     /// Faults the pages of `[pos, pos + len)` in writable (`MADV_POPULATE_WRITE`), for a file
     /// no writer holds yet (warm preparation): appends then take no fault at all. The pages
     /// are dirty zeroes, so a flush may write them before the writer fills them, as Apache's
-    /// warm-up writes do.
+    /// warm-up writes do. Only reserved bytes are populated.
     pub fn warm_range(&self, pos: usize, len: usize) -> bool {
+        let reserved = self.reserved.load(Ordering::Acquire) as usize;
+        let len = len.min(reserved.saturating_sub(pos));
         self.populate(pos, len, Advice::PopulateWrite)
     }
 
     fn populate(&self, pos: usize, len: usize, advice: Advice) -> bool {
-        let map = self.read_map();
-        let end = pos.saturating_add(len).min(map.len());
-        pos >= end || map.advise_range(advice, pos, end - pos).is_ok()
+        self.with_read(|open| {
+            let end = pos.saturating_add(len).min(open.map.len());
+            pos >= end || open.map.advise_range(advice, pos, end - pos).is_ok()
+        })
+        .unwrap_or(false)
     }
 
-    /// `fdatasync`: on Linux this writes back pages dirtied through the mapping too.
+    /// `fdatasync`: on Linux this writes back pages dirtied through the mapping too. A closed
+    /// file was synced when it was closed.
     pub fn sync(&self) -> Result<()> {
-        self.file.sync_data().map_err(|e| StoreError::io(&self.path, e))
+        let st = self.read_state();
+        let Some(open) = st.as_ref() else { return Ok(()) };
+        self.dirty.store(false, Ordering::Release);
+        open.file.sync_data().map_err(|e| {
+            self.dirty.store(true, Ordering::Release);
+            StoreError::io(&self.path, e)
+        })
+    }
+
+    /// Unmaps and closes the file (syncing it first when written since the last sync); the next
+    /// access opens it again. A file whose sync fails stays open (the error is logged).
+    pub fn close(&self) {
+        let mut st = self.write_state();
+        let Some(open) = st.as_ref() else { return };
+        if self.dirty.load(Ordering::Acquire) {
+            if let Err(e) = open.file.sync_data() {
+                tracing::warn!(path = %self.path.display(), error = %e, "cannot sync an idle store file; it stays open");
+                return;
+            }
+            self.dirty.store(false, Ordering::Release);
+        }
+        *st = None;
+        drop(st);
+        if let Some(b) = &self.budget {
+            b.closed((self as *const MappedFile).cast());
+        }
     }
 
     /// Last modification time (retention compares it with the reserved time).
     pub fn modified(&self) -> Option<SystemTime> {
-        self.file.metadata().and_then(|m| m.modified()).ok()
+        fs::metadata(&self.path).and_then(|m| m.modified()).ok()
     }
 
     /// Unlinks the file when the last reference drops (used by retention and truncation).
@@ -249,8 +395,21 @@ impl MappedFile {
     }
 }
 
+impl Closable for MappedFile {
+    fn last_used(&self) -> u64 {
+        MappedFile::last_used(self)
+    }
+
+    fn close(&self) {
+        MappedFile::close(self)
+    }
+}
+
 impl Drop for MappedFile {
     fn drop(&mut self) {
+        if let Some(b) = &self.budget {
+            b.closed((self as *const MappedFile).cast());
+        }
         if self.delete_on_drop.load(Ordering::Acquire) {
             if let Err(e) = fs::remove_file(&self.path) {
                 tracing::warn!(path = %self.path.display(), error = %e, "could not delete store file");
@@ -267,38 +426,4 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_round_trip() {
-        assert_eq!(file_name(1_073_741_824), "00000000001073741824");
-        assert_eq!(parse_file_name("00000000001073741824"), Some(1_073_741_824));
-        assert_eq!(parse_file_name("00000000001073741824.tmp"), None);
-        assert_eq!(parse_file_name("lock"), None);
-    }
-
-    #[test]
-    fn write_read_bounds_and_delete_on_drop() {
-        let dir = tempfile::tempdir().unwrap();
-        let f = MappedFile::create(dir.path(), 4096, 4096).unwrap();
-        assert!(f.write(4090, b"abcdef"));
-        assert!(!f.write(4091, b"abcdef"), "past the end is refused");
-        assert_eq!(f.read(4090, 6).unwrap(), b"abcdef");
-        assert!(f.read(4095, 2).is_none());
-        assert!(f.touch_range(0, 4096) || cfg!(not(target_os = "linux")));
-        f.zero_from(4092);
-        assert_eq!(f.read(4090, 6).unwrap(), b"ab\0\0\0\0");
-        f.sync().unwrap();
-        let path = f.path().to_path_buf();
-        drop(f);
-        let f = MappedFile::open(&path, 4096, 4096).unwrap();
-        assert!(
-            MappedFile::open(&path, 4096, 8192).is_err(),
-            "size mismatch is corruption"
-        );
-        f.delete_on_drop();
-        drop(f);
-        assert!(!path.exists());
-    }
-}
+mod tests;

@@ -7,6 +7,7 @@
 //! <root>/checkpoint                 how far commit log and consume queues are durable
 //! <root>/commitlog/<20-digit start> records back to back, fillers at file ends
 //! <root>/consumequeue/<topic>/<queueId>/<20-digit start>  20-byte entries
+//! <root>/index/<yyyyMMddHHmmssSSS>  key index files (see [`index`])
 //! ```
 //!
 //! # Durability contract
@@ -45,12 +46,17 @@ pub mod dispatch;
 pub mod error;
 pub mod file_queue;
 pub mod flush;
+pub mod index;
 pub mod lock;
 pub mod mapped_file;
+pub mod open_files;
+mod progress;
 pub mod queues;
 mod read;
 pub mod recovery;
+pub mod reserve;
 pub mod retention;
+pub mod space;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -61,6 +67,7 @@ pub use append::{AppendResult, BatchAppendResult};
 pub use config::{FlushDiskType, StoreConfig};
 pub use error::StoreError;
 pub use flush::FlushCallback;
+pub use index::query::QueryResult;
 pub use read::{GetResult, GetStatus, BATCH_MAX_BYTES, BATCH_MAX_MESSAGES, CQ_SCAN_MIN_BYTES};
 pub use recovery::{Arrivals, RecoveryMode, RecoveryReport};
 
@@ -89,7 +96,7 @@ use lock::StoreLock;
 use queues::QueueTable;
 
 /// Counters for the broker's stats.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct StoreStats {
     /// Messages appended since open.
     pub messages_put: AtomicU64,
@@ -99,6 +106,20 @@ pub struct StoreStats {
     pub flush_timeouts: AtomicU64,
     /// Commit-log syncs done (with `messages_put`, the group-commit batch size).
     pub commit_log_syncs: AtomicU64,
+    /// How long each commit-log sync took (recorded by the flush thread).
+    pub flush_latency: rmq_metrics::Histogram,
+}
+
+impl Default for StoreStats {
+    fn default() -> Self {
+        StoreStats {
+            messages_put: AtomicU64::new(0),
+            bytes_put: AtomicU64::new(0),
+            flush_timeouts: AtomicU64::new(0),
+            commit_log_syncs: AtomicU64::new(0),
+            flush_latency: rmq_metrics::Histogram::new(rmq_metrics::Buckets::FLUSH_LATENCY_MS),
+        }
+    }
 }
 
 /// State shared with the store's threads.
@@ -107,6 +128,8 @@ pub(crate) struct Inner {
     config: StoreConfig,
     commit_log: CommitLog,
     queues: QueueTable,
+    /// The key index, written by its own thread following `dispatched`.
+    index: index::MessageIndex,
     /// The put lock: held for the copy into the mapping and the consume-queue write, never
     /// across a sync.
     put: Mutex<WriteState>,
@@ -119,6 +142,11 @@ pub(crate) struct Inner {
     stats: StoreStats,
     /// Disk usage above `disk_full_ratio` at the last check.
     disk_full: AtomicBool,
+    /// When the disk status was last read (ms since open), so a full disk is re-read at most
+    /// once a second by the append path.
+    disk_checked_ms: AtomicU64,
+    /// The clock `disk_checked_ms` counts on.
+    opened_at: std::time::Instant,
     disk_used_ratio_bits: AtomicU64,
     running: AtomicBool,
     /// Sleeps of the retention thread; notified on shutdown.
@@ -160,6 +188,8 @@ impl Inner {
 pub struct MessageStore {
     inner: Arc<Inner>,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    /// The index follower, joined at shutdown before the final checkpoint names its files.
+    index_thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl MessageStore {
@@ -172,9 +202,29 @@ impl MessageStore {
         let clean = !checkpoint::was_aborted(&config.root) && ckpt.is_some();
         let mut commit_log = CommitLog::load(&config.root, config.commit_log_file_size)?;
         commit_log.set_write_through(config.flush_disk_type == FlushDiskType::Sync);
-        let queues = QueueTable::load(&config.root, config.consume_queue_entries_per_file, !clean)?;
+        // The idle time counts consume-queue flushes, which run the sweep.
+        let idle_ticks = (config.queue_file_idle.as_millis()
+            / config.consume_queue_flush_interval.as_millis().max(1)) as u64;
+        let budget = open_files::OpenFiles::new(config.max_open_queue_files, idle_ticks);
+        let queues = QueueTable::load(
+            &config.root,
+            config.consume_queue_entries_per_file,
+            !clean,
+            budget,
+        )?;
         let report = recovery::recover(&commit_log, &queues, ckpt, clean)?;
         checkpoint::create_abort(&config.root)?;
+        let index = index::MessageIndex::open(
+            &config.root,
+            config.max_hash_slot_num,
+            config.max_index_num,
+            &commit_log,
+            index::OpenState {
+                crashed: !clean,
+                checkpoint_timestamp: ckpt.map_or(0, |c| c.index_timestamp),
+                log_end: report.end,
+            },
+        )?;
         let write_state = commit_log.set_recovered_end(report.end);
         if config.preallocate {
             commit_log.start_allocator(true, config.warm_mapped_file)?;
@@ -183,6 +233,7 @@ impl MessageStore {
         let inner = Arc::new(Inner {
             commit_log,
             queues,
+            index,
             put: Mutex::new(write_state),
             dispatched: AtomicU64::new(report.end),
             // Recovery only keeps bytes it read back from the files, and a clean shutdown
@@ -193,6 +244,8 @@ impl MessageStore {
             flushed_timestamp: AtomicI64::new(ckpt.map_or(0, |c| c.physic_timestamp)),
             stats: StoreStats::default(),
             disk_full: AtomicBool::new(false),
+            disk_checked_ms: AtomicU64::new(0),
+            opened_at: std::time::Instant::now(),
             disk_used_ratio_bits: AtomicU64::new(0),
             running: AtomicBool::new(true),
             stop: (Mutex::new(false), Condvar::new()),
@@ -205,19 +258,28 @@ impl MessageStore {
         let store = Arc::new(MessageStore {
             inner: inner.clone(),
             threads: Mutex::new(Vec::new()),
+            index_thread: Mutex::new(None),
         });
         store.spawn("store-flusher", flush::run)?;
         store.spawn("store-cq-flusher", flush::run_queue_flusher)?;
         store.spawn("store-retention", retention::run)?;
+        if store.inner.config.message_index_enable {
+            let handle = store.start_thread("store-indexer", index::follow::run)?;
+            *store.index_thread.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle);
+        }
         Ok(store)
     }
 
-    fn spawn(&self, name: &str, f: fn(&Inner)) -> Result<()> {
+    fn start_thread(&self, name: &str, f: fn(&Inner)) -> Result<JoinHandle<()>> {
         let inner = self.inner.clone();
-        let handle = std::thread::Builder::new()
+        std::thread::Builder::new()
             .name(name.into())
             .spawn(move || f(&inner))
-            .map_err(|e| StoreError::io(&self.inner.config.root, e))?;
+            .map_err(|e| StoreError::io(&self.inner.config.root, e))
+    }
+
+    fn spawn(&self, name: &str, f: fn(&Inner)) -> Result<()> {
+        let handle = self.start_thread(name, f)?;
         self.threads
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -240,9 +302,16 @@ impl MessageStore {
         &self.inner.stats
     }
 
-    /// Whether appends are accepted (open, and the disk not full at the last check).
+    /// Whether appends are accepted (open, and the disk not full at the last check, which a
+    /// full disk repeats at most once a second).
     pub fn is_writable(&self) -> bool {
-        self.inner.running.load(Ordering::Acquire) && !self.inner.disk_full.load(Ordering::Acquire)
+        self.check_writable().is_ok()
+    }
+
+    /// Open consume-queue files now, and their cap.
+    pub fn open_queue_files(&self) -> (usize, usize) {
+        let b = self.inner.queues.budget();
+        (b.open_count(), b.cap())
     }
 
     /// Disk usage ratio of the store's file system at the last check.
@@ -307,6 +376,12 @@ impl MessageStore {
         // Take the put lock so no append is mid-copy while the last flush runs.
         let _put = inner.lock_put();
         inner.commit_log.stop_allocator();
+        // No append runs now: the indexer indexes the rest, syncs its files and exits, so the
+        // final checkpoint's index timestamp covers them.
+        let indexer = self.index_thread.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(t) = indexer {
+            let _ = t.join();
+        }
         let result = flush::flush_commit_log(inner).and_then(|()| flush::flush_queues_and_checkpoint(inner));
         inner.group_commit.stop();
         let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|p| p.into_inner()));

@@ -3,6 +3,10 @@
 //!
 //! The table lock is held only to look up, insert or remove an `Arc`; queue IO happens outside
 //! it. Lookups take `&str`, so the append path allocates nothing for a known queue.
+//!
+//! Every queue's files share one [`OpenFiles`] budget, so thousands of queues hold at most its
+//! cap of descriptors and mappings. Loading opens only the files needed to find each queue's
+//! end, and logs its progress when there are many queues.
 
 use std::collections::HashMap;
 use std::fs;
@@ -11,21 +15,29 @@ use std::sync::{Arc, RwLock};
 
 use super::consume_queue::ConsumeQueue;
 use super::error::{Result, StoreError};
+use super::open_files::OpenFiles;
+use super::progress::Progress;
 
 /// All consume queues of the store.
 #[derive(Debug)]
 pub struct QueueTable {
     dir: PathBuf,
     entries_per_file: usize,
+    budget: Arc<OpenFiles>,
     queues: RwLock<HashMap<String, HashMap<i32, Arc<ConsumeQueue>>>>,
 }
 
 impl QueueTable {
     /// Loads every queue under `<root>/consumequeue`; `scan_tail` as in [`ConsumeQueue::open`].
-    pub fn load(root: &Path, entries_per_file: usize, scan_tail: bool) -> Result<QueueTable> {
+    pub fn load(
+        root: &Path,
+        entries_per_file: usize,
+        scan_tail: bool,
+        budget: Arc<OpenFiles>,
+    ) -> Result<QueueTable> {
         let dir = root.join("consumequeue");
         fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
-        let mut queues: HashMap<String, HashMap<i32, Arc<ConsumeQueue>>> = HashMap::new();
+        let mut found = Vec::new();
         for topic_entry in fs::read_dir(&dir).map_err(|e| StoreError::io(&dir, e))? {
             let topic_entry = topic_entry.map_err(|e| StoreError::io(&dir, e))?;
             let Ok(topic) = topic_entry.file_name().into_string() else {
@@ -38,18 +50,38 @@ impl QueueTable {
                 fs::read_dir(topic_entry.path()).map_err(|e| StoreError::io(topic_entry.path(), e))?
             {
                 let q_entry = q_entry.map_err(|e| StoreError::io(topic_entry.path(), e))?;
-                let Some(qid) = q_entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
-                    continue;
-                };
-                let cq = ConsumeQueue::open(&q_entry.path(), &topic, qid, entries_per_file, scan_tail)?;
-                queues.entry(topic.clone()).or_default().insert(qid, Arc::new(cq));
+                if let Some(qid) = q_entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) {
+                    found.push((topic.clone(), qid, q_entry.path()));
+                }
             }
+        }
+        let total = found.len();
+        let mut progress = Progress::new("loading consume queues", total);
+        let mut queues: HashMap<String, HashMap<i32, Arc<ConsumeQueue>>> = HashMap::new();
+        for (done, (topic, qid, path)) in found.into_iter().enumerate() {
+            let cq = ConsumeQueue::open(&path, &topic, qid, entries_per_file, scan_tail, budget.clone())?;
+            queues.entry(topic).or_default().insert(qid, Arc::new(cq));
+            progress.tick(done + 1);
+        }
+        if total > 0 {
+            tracing::info!(
+                queues = total,
+                ms = progress.elapsed().as_millis() as u64,
+                open_files = budget.open_count(),
+                "consume queues loaded"
+            );
         }
         Ok(QueueTable {
             dir,
             entries_per_file,
+            budget,
             queues: RwLock::new(queues),
         })
+    }
+
+    /// The budget of open queue files.
+    pub fn budget(&self) -> &Arc<OpenFiles> {
+        &self.budget
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, HashMap<i32, Arc<ConsumeQueue>>>> {
@@ -91,6 +123,7 @@ impl QueueTable {
             queue_id,
             self.entries_per_file,
             false,
+            self.budget.clone(),
         )?);
         queues
             .entry(topic.to_string())

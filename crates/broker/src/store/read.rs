@@ -4,11 +4,13 @@
 //! A pull scans at most `max(800, max_count)` consume-queue entries (16,000 bytes) and stops
 //! after `max_count` records, 32 records or 256 KiB (RocketMQ's in-memory transfer limits),
 //! always returning at least one record when one matches. Records are copied out of the
-//! mapping, so a result stays valid after retention deletes the file.
+//! mapping, once, into one buffer that is the pull body ([`GetResult::body`]); each
+//! [`GetResult::messages`] entry is a slice of it. A result stays valid after retention deletes
+//! the file.
 
 use std::sync::atomic::Ordering;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use rmq_remoting::message::record::{store_timestamp_pos, SYS_FLAG_POS};
 
 use super::consume_queue::{ConsumeQueue, ENTRY_SIZE};
@@ -72,8 +74,10 @@ pub struct GetResult {
     pub min_offset: u64,
     /// Queue's max offset.
     pub max_offset: u64,
-    /// Raw records, ready to concatenate as the pull body.
+    /// Raw records, each a slice of `body`.
     pub messages: Vec<Bytes>,
+    /// The records back to back: the pull body.
+    pub body: Bytes,
     /// Sum of the records' sizes.
     pub bytes_total: u64,
 }
@@ -86,6 +90,7 @@ impl GetResult {
             min_offset: min,
             max_offset: max,
             messages: Vec::new(),
+            body: Bytes::new(),
             bytes_total: 0,
         }
     }
@@ -101,6 +106,21 @@ impl MessageStore {
         offset: u64,
         max_count: usize,
         filter: &dyn Fn(i64) -> bool,
+    ) -> GetResult {
+        self.get_messages_filtered(topic, queue_id, offset, max_count, filter, &|_| true)
+    }
+
+    /// [`MessageStore::get_messages`] with a second stage: a record whose tags code passed
+    /// `filter` is returned only if `record_filter` accepts its bytes (SQL92 property filters).
+    /// A record refused by either stage counts as scanned.
+    pub fn get_messages_filtered(
+        &self,
+        topic: &str,
+        queue_id: i32,
+        offset: u64,
+        max_count: usize,
+        filter: &dyn Fn(i64) -> bool,
+        record_filter: &dyn Fn(&[u8]) -> bool,
     ) -> GetResult {
         let Some(cq) = self.inner.queues.get(topic, queue_id) else {
             return GetResult::empty(GetStatus::NoMatchedLogicQueue, 0, 0, 0);
@@ -127,8 +147,16 @@ impl MessageStore {
         let log_min = self.inner.commit_log.min_offset();
         let mut result = GetResult::empty(GetStatus::NoMatchedMessage, offset, min, max);
         let mut scanned = 0u64;
+        // Where each kept record lies in `body`.
+        let mut spans: Vec<(usize, usize)> = Vec::new();
+        let expected: usize = entries
+            .iter()
+            .take(max_count.min(BATCH_MAX_MESSAGES))
+            .map(|e| e.size.max(0) as usize)
+            .sum();
+        let mut body = BytesMut::with_capacity(expected.min(BATCH_MAX_BYTES as usize));
         for e in &entries {
-            let count = result.messages.len();
+            let count = spans.len();
             let full = count > 0
                 && (count >= max_count
                     || result.bytes_total + e.size.max(0) as u64 > BATCH_MAX_BYTES
@@ -147,16 +175,29 @@ impl MessageStore {
             if !filter(e.tags_code) {
                 continue;
             }
-            match self.inner.commit_log.read_record(e.phys) {
-                Some(rec) if rec.len() == e.size as usize => {
-                    result.bytes_total += rec.len() as u64;
-                    result.messages.push(Bytes::from(rec));
+            let at = body.len();
+            match self.inner.commit_log.read_record_into(e.phys, &mut body) {
+                Some(size) if size == e.size as usize => {
+                    if !record_filter(&body[at..]) {
+                        body.truncate(at);
+                        continue;
+                    }
+                    result.bytes_total += size as u64;
+                    spans.push((at, size));
                 }
-                _ => result.status = GetStatus::MessageWasRemoving,
+                other => {
+                    if other.is_some() {
+                        body.truncate(at);
+                    }
+                    result.status = GetStatus::MessageWasRemoving;
+                }
             }
         }
-        if !result.messages.is_empty() {
+        if !spans.is_empty() {
             result.status = GetStatus::Found;
+            let body = body.freeze();
+            result.messages = spans.iter().map(|&(at, n)| body.slice(at..at + n)).collect();
+            result.body = body;
         }
         result.next_begin_offset = offset + scanned;
         result

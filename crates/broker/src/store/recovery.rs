@@ -21,6 +21,7 @@ use super::checkpoint::Checkpoint;
 use super::commit_log::CommitLog;
 use super::dispatch::{self, DispatchEntry, Parsed};
 use super::error::Result;
+use super::progress::Progress;
 use super::queues::QueueTable;
 
 /// How the store was recovered.
@@ -228,18 +229,21 @@ pub fn recover(
     cl.files().remove_from(cl.file_start(end) + cl.file_size())?;
     if !clean || cut_reason.is_some() {
         if let Some(f) = cl.files().find(end) {
-            f.zero_from((end - f.start()) as usize);
+            f.zero_from((end - f.start()) as usize)?;
             f.sync()?;
         }
     }
 
     let mut trimmed = 0;
     let log_min = cl.files().min_offset();
-    for cq in queues.all() {
+    let all = queues.all();
+    let mut progress = Progress::new("checking consume queues against the commit log", all.len());
+    for (done, cq) in all.iter().enumerate() {
         if cq.trim_past(end)? {
             trimmed += 1;
         }
         cq.correct_min(log_min);
+        progress.tick(done + 1);
     }
     let last_store_timestamp = outcome
         .last_store_timestamp

@@ -1,6 +1,6 @@
 //! Retention and disk space: deletes commit-log files older than `file_reserved_time` (the
 //! oldest ones first, even younger ones while disk usage is above `disk_max_used_ratio`), then
-//! the consume-queue files that only point into deleted commit log, and refuses appends while
+//! the consume-queue and index files that only point into deleted commit log, and refuses appends while
 //! usage is above `disk_full_ratio`.
 //!
 //! Invariants: the file being written is never deleted, nor any file holding unflushed bytes;
@@ -10,7 +10,8 @@
 use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
-use super::Inner;
+use super::error::StoreError;
+use super::{space, Inner};
 
 /// What a retention pass did.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -19,24 +20,18 @@ pub struct RetentionReport {
     pub commit_log_files: usize,
     /// Consume-queue files removed.
     pub consume_queue_files: usize,
+    /// Index files removed (those only pointing into deleted commit log).
+    pub index_files: usize,
     /// Disk usage ratio after the pass.
     pub disk_used_ratio: f64,
 }
 
-/// Used ratio of the file system holding `root`, `None` when it cannot be read.
-fn disk_used_ratio(root: &std::path::Path) -> Option<f64> {
-    let st = rustix::fs::statvfs(root).ok()?;
-    if st.f_blocks == 0 {
-        return None;
-    }
-    // Like `df`: blocks in use over blocks usable by us (free to unprivileged users).
-    let used = st.f_blocks.saturating_sub(st.f_bfree);
-    Some(used as f64 / (used + st.f_bavail) as f64)
-}
-
 /// Re-reads disk usage and sets the store's "disk full" flag; returns the ratio.
 pub(super) fn refresh_disk_status(inner: &Inner) -> f64 {
-    let Some(ratio) = disk_used_ratio(&inner.config.root) else {
+    inner
+        .disk_checked_ms
+        .store(inner.opened_at.elapsed().as_millis() as u64, Ordering::Release);
+    let Some(ratio) = space::used_ratio(&inner.config.root) else {
         return 0.0;
     };
     inner
@@ -48,13 +43,42 @@ pub(super) fn refresh_disk_status(inner: &Inner) -> f64 {
             tracing::error!(
                 ratio,
                 limit = inner.config.disk_full_ratio,
-                "disk is full: refusing appends"
+                "disk is full: refusing appends until there is room again"
             );
         } else {
             tracing::info!(ratio, "disk has room again: accepting appends");
         }
     }
     ratio
+}
+
+/// After a failed write: a full disk flags the store full (so further sends are refused
+/// before they take the put lock, until a re-read finds room) and is logged once.
+pub(super) fn note_write_error(inner: &Inner, e: &StoreError) {
+    if let StoreError::DiskFull { detail } = e {
+        inner
+            .disk_checked_ms
+            .store(inner.opened_at.elapsed().as_millis() as u64, Ordering::Release);
+        if !inner.disk_full.swap(true, Ordering::AcqRel) {
+            tracing::error!(%detail, "disk is full: refusing appends until there is room again");
+        }
+    }
+}
+
+/// For the append path while the disk is flagged full: re-reads the status when the last read
+/// is more than a second old; returns whether the disk is still full.
+pub(super) fn recheck_full_disk(inner: &Inner) -> bool {
+    let now = inner.opened_at.elapsed().as_millis() as u64;
+    let last = inner.disk_checked_ms.load(Ordering::Acquire);
+    if now.saturating_sub(last) >= 1000
+        && inner
+            .disk_checked_ms
+            .compare_exchange(last, now, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    {
+        refresh_disk_status(inner);
+    }
+    inner.disk_full.load(Ordering::Acquire)
 }
 
 /// One retention pass as of `now`.
@@ -92,6 +116,7 @@ pub(super) fn clean(inner: &Inner, now: SystemTime) -> RetentionReport {
     for cq in inner.queues.all() {
         report.consume_queue_files += cq.delete_files_before(log_min);
     }
+    report.index_files = inner.index.delete_before(log_min);
     if n > 0 {
         report.disk_used_ratio = refresh_disk_status(inner);
     }

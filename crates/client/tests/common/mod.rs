@@ -1,5 +1,6 @@
 //! In-process cluster for the client's end-to-end tests: a nameserver and brokers on
-//! 127.0.0.1 port 0, each with its own temp dir.
+//! 127.0.0.1 port 0, each with its own temp dir, and the quick-refreshing client settings
+//! ([`fast_client`]) the tests connect with.
 //!
 //! Every broker runs on its own thread and runtime, so a test can "kill" it: dropping the runtime
 //! aborts its tasks and closes its sockets without the graceful unregister, as a crash would.
@@ -26,6 +27,16 @@ pub fn init_logs() {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "off".into()),
         )
         .try_init();
+}
+
+/// A client that refreshes routes every second and heartbeats every 2 s (defaults 30 s), so a
+/// test sees new topics, brokers and group members quickly.
+pub fn fast_client(namesrv: &str) -> rmq_client::ClientConfig {
+    rmq_client::ClientConfig {
+        poll_name_server_interval: Duration::from_secs(1),
+        heartbeat_broker_interval: Duration::from_secs(2),
+        ..rmq_client::ClientConfig::new(namesrv)
+    }
 }
 
 /// A nameserver in the test's runtime.
@@ -75,7 +86,6 @@ pub fn broker_config(namesrv: &str, name: &str, id: i64, dir: &TempDir) -> Broke
         store_path_root_dir: dir.path().join("store"),
         mapped_file_size_commit_log: 16 << 20,
         mapped_file_size_consume_queue: 30_000 * 20,
-        slave_read_enable: true,
         ..Default::default()
     }
 }

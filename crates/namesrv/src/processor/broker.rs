@@ -1,22 +1,34 @@
 //! REGISTER_BROKER, UNREGISTER_BROKER and QUERY_DATA_VERSION: what brokers send.
+//!
+//! A registration body is decoded and checked against `maxTopicsPerBroker` and
+//! `maxTopicNameLength` before the route lock is taken; a large one is decoded on a blocking
+//! thread, so route lookups on other connections (and this connection's task) never wait for it.
 
-use rmq_remoting::body::{body_crc32, DataVersion, JsonBody, KvTable, RegisterBrokerBody};
+use std::sync::Arc;
+
+use rmq_remoting::body::{
+    body_crc32, BodyError, DataVersion, JsonBody, KvTable, RegisterBrokerBody, RegisterLimits,
+};
 use rmq_remoting::headers::namesrv::{
     QueryDataVersionRequestHeader, QueryDataVersionResponseHeader, RegisterBrokerRequestHeader,
     RegisterBrokerResponseHeader, UnregisterBrokerRequestHeader,
 };
 use rmq_remoting::net::{Connection, HandlerError};
-use rmq_remoting::{RemotingCommand, ResponseCode};
+use rmq_remoting::{clip, RemotingCommand, ResponseCode};
 use tracing::{debug, info, warn};
 
 use crate::kv::ORDER_TOPIC_CONFIG;
 use crate::route::Registration;
-use crate::server::State;
+use crate::state::State;
 
-/// REGISTER_BROKER (103): checks the CRC, decodes the plain or compressed body, then registers.
-/// The reply tells a slave its master and carries the ordered-topic KV namespace.
-pub(super) fn register(
-    state: &State,
+/// Bodies up to this size are decoded on the connection's task; larger ones on a blocking thread.
+const INLINE_DECODE_BYTES: usize = 64 * 1024;
+
+/// REGISTER_BROKER (103): checks the CRC, decodes the plain or compressed body within the
+/// configured limits, then registers. The reply tells a slave its master and carries the
+/// ordered-topic KV namespace.
+pub(super) async fn register(
+    state: &Arc<State>,
     conn: &Connection,
     req: &RemotingCommand,
 ) -> Result<RemotingCommand, HandlerError> {
@@ -24,7 +36,7 @@ pub(super) fn register(
     if let Some(expected) = header.crc_to_check() {
         let actual = body_crc32(&req.body);
         if actual != expected {
-            warn!(broker = %header.broker_addr, expected, actual, "register body CRC mismatch; ignored");
+            warn!(broker = %clip(&header.broker_addr), expected, actual, "register body CRC mismatch; ignored");
             return Ok(req.reply(ResponseCode::SYSTEM_ERROR, "crc32 not match".to_string()));
         }
     }
@@ -32,10 +44,17 @@ pub(super) fn register(
     let body = if req.body.is_empty() {
         RegisterBrokerBody::default()
     } else {
-        match RegisterBrokerBody::decode_as(&req.body, header.is_compressed()) {
+        let limits = {
+            let config = state.config();
+            RegisterLimits {
+                max_topics: config.max_topics_per_broker,
+                max_topic_name_len: config.max_topic_name_length,
+            }
+        };
+        match decode_body(req.body.clone(), header.is_compressed(), limits).await {
             Ok(body) => body,
             Err(e) => {
-                warn!(broker = %header.broker_addr, error = %e, "undecodable register body; ignored");
+                warn!(broker = %clip(&header.broker_addr), error = %e, "undecodable register body; ignored");
                 return Ok(req.reply(
                     ResponseCode::SYSTEM_ERROR,
                     format!("bad register broker body: {e}"),
@@ -67,9 +86,9 @@ pub(super) fn register(
         (routes.register(registration, now), first)
     };
     if first {
-        info!(broker = %addr, name = %name, id, topics = topic_count, peer = %conn.peer(), "broker registered");
+        info!(broker = %clip(&addr), name = %clip(&name), id, topics = topic_count, peer = %conn.peer(), "broker registered");
     } else {
-        debug!(broker = %addr, topics = topic_count, "broker re-registered");
+        debug!(broker = %clip(&addr), topics = topic_count, "broker re-registered");
     }
     let reply = req.reply_with(&RegisterBrokerResponseHeader {
         ha_server_addr: outcome.ha_server_addr,
@@ -81,6 +100,20 @@ pub(super) fn register(
     })
 }
 
+/// Decodes a register body, on a blocking thread when it is large.
+async fn decode_body(
+    body: bytes::Bytes,
+    compressed: bool,
+    limits: RegisterLimits,
+) -> Result<RegisterBrokerBody, BodyError> {
+    if body.len() <= INLINE_DECODE_BYTES {
+        return RegisterBrokerBody::decode_limited(&body, compressed, limits);
+    }
+    tokio::task::spawn_blocking(move || RegisterBrokerBody::decode_limited(&body, compressed, limits))
+        .await
+        .unwrap_or_else(|e| Err(BodyError::Binary(format!("decoding task failed: {e}"))))
+}
+
 /// UNREGISTER_BROKER (104): a broker shutting down cleanly.
 pub(super) fn unregister(state: &State, req: &RemotingCommand) -> Result<RemotingCommand, HandlerError> {
     let header: UnregisterBrokerRequestHeader = req.decode_header()?;
@@ -88,7 +121,7 @@ pub(super) fn unregister(state: &State, req: &RemotingCommand) -> Result<Remotin
         .routes_mut()
         .unregister(&header.broker_name, &header.broker_addr, header.broker_id);
     if removed {
-        info!(broker = %header.broker_addr, name = %header.broker_name, "broker unregistered");
+        info!(broker = %clip(&header.broker_addr), name = %clip(&header.broker_name), "broker unregistered");
     }
     Ok(req.reply(ResponseCode::SUCCESS, None))
 }

@@ -9,7 +9,7 @@ use rmq_remoting::{RemotingCommand, ResponseCode};
 use tracing::info;
 
 use crate::config::RUNTIME_BLACKLIST;
-use crate::server::State;
+use crate::state::State;
 
 /// GET_NAMESRV_CONFIG (319).
 pub(super) fn get(state: &State, req: &RemotingCommand) -> RemotingCommand {

@@ -10,16 +10,34 @@ use rmq_remoting::headers::namesrv::{
     GetKvListByNamespaceRequestHeader, PutKvConfigRequestHeader,
 };
 use rmq_remoting::net::HandlerError;
-use rmq_remoting::{RemotingCommand, ResponseCode};
+use rmq_remoting::{clip, RemotingCommand, ResponseCode};
 use tracing::{info, warn};
 
-use crate::server::State;
+use crate::kv::KvLimits;
+use crate::state::State;
 
 /// PUT_KV_CONFIG (100).
 pub(super) async fn put(state: &Arc<State>, req: &RemotingCommand) -> Result<RemotingCommand, HandlerError> {
     let header: PutKvConfigRequestHeader = req.decode_header()?;
-    state.kv.put(&header.namespace, &header.key, &header.value);
-    info!(namespace = %header.namespace, key = %header.key, value = %header.value, "KV config put");
+    let limits = {
+        let config = state.config();
+        KvLimits {
+            max_value_len: config.max_kv_value_length,
+            max_table_bytes: config.max_kv_table_bytes,
+        }
+    };
+    let (namespace, key) = (clip(&header.namespace), clip(&header.key));
+    if let Err(refused) = state
+        .kv
+        .put(&header.namespace, &header.key, &header.value, limits)
+    {
+        warn!(%namespace, %key, %refused, "KV config put refused");
+        return Ok(req.reply(
+            ResponseCode::SYSTEM_ERROR,
+            format!("KV config not stored: {refused}"),
+        ));
+    }
+    info!(%namespace, %key, value = %clip(&header.value), "KV config put");
     Ok(persisted(state, req).await)
 }
 
@@ -47,7 +65,7 @@ pub(super) async fn delete(
     if !state.kv.delete(&header.namespace, &header.key) {
         return Ok(req.reply(ResponseCode::SUCCESS, None));
     }
-    info!(namespace = %header.namespace, key = %header.key, "KV config deleted");
+    info!(namespace = %clip(&header.namespace), key = %clip(&header.key), "KV config deleted");
     Ok(persisted(state, req).await)
 }
 

@@ -16,7 +16,7 @@ use rmq_remoting::net::{Connection, HandlerError, RequestHandler};
 use rmq_remoting::{RemotingCommand, RequestCode};
 use tracing::info;
 
-use crate::server::State;
+use crate::state::State;
 
 mod broker;
 mod config;
@@ -36,7 +36,36 @@ impl NamesrvHandler {
 }
 
 impl RequestHandler for NamesrvHandler {
+    /// Dispatches, timing the request for `rocketmq_rpc_latency` when metrics are on.
     async fn handle(
+        &self,
+        conn: &Connection,
+        req: RemotingCommand,
+    ) -> Result<Option<RemotingCommand>, HandlerError> {
+        if !self.state.metrics.enabled() {
+            return self.dispatch(conn, req).await;
+        }
+        let (code, oneway) = (req.code, req.is_oneway());
+        let started = std::time::Instant::now();
+        let outcome = self.dispatch(conn, req).await;
+        self.state
+            .metrics
+            .rpc
+            .record(code, &outcome, oneway, false, started.elapsed());
+        outcome
+    }
+
+    fn on_connection_closed(&self, conn: &Connection) {
+        let gone = self.state.routes_mut().connection_closed(conn.id());
+        for addr in gone {
+            info!(broker = %rmq_remoting::clip(&addr), peer = %conn.peer(), "broker connection closed; broker removed");
+        }
+    }
+}
+
+impl NamesrvHandler {
+    /// One match arm per request code.
+    async fn dispatch(
         &self,
         conn: &Connection,
         req: RemotingCommand,
@@ -44,7 +73,7 @@ impl RequestHandler for NamesrvHandler {
         let state = &self.state;
         let code = req.request_code().map_err(HandlerError::NotSupported)?;
         let reply = match code {
-            RequestCode::REGISTER_BROKER => broker::register(state, conn, &req)?,
+            RequestCode::REGISTER_BROKER => broker::register(state, conn, &req).await?,
             RequestCode::UNREGISTER_BROKER => broker::unregister(state, &req)?,
             RequestCode::QUERY_DATA_VERSION => broker::query_data_version(state, &req)?,
             RequestCode::GET_ROUTEINFO_BY_TOPIC => route::topic_route(state, &req)?,
@@ -63,12 +92,5 @@ impl RequestHandler for NamesrvHandler {
             other => return Err(HandlerError::NotSupported(other.code())),
         };
         Ok(Some(reply))
-    }
-
-    fn on_connection_closed(&self, conn: &Connection) {
-        let gone = self.state.routes_mut().connection_closed(conn.id());
-        for addr in gone {
-            info!(broker = %addr, peer = %conn.peer(), "broker connection closed; broker removed");
-        }
     }
 }

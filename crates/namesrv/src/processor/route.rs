@@ -12,11 +12,11 @@ use rmq_remoting::headers::namesrv::{
     WipeWritePermOfBrokerResponseHeader,
 };
 use rmq_remoting::net::HandlerError;
-use rmq_remoting::{RemotingCommand, ResponseCode};
+use rmq_remoting::{clip, RemotingCommand, ResponseCode};
 use tracing::info;
 
 use crate::kv::ORDER_TOPIC_CONFIG;
-use crate::server::State;
+use crate::state::State;
 
 /// Apache's `FAQUrl.suggestTodo(APPLY_TOPIC_URL)` suffix, which clients show to users.
 const FAQ_SUFFIX: &str = "\nSee http://rocketmq.apache.org/docs/faq/ for further details.";
@@ -64,7 +64,7 @@ pub(super) fn topics_by_cluster(
 pub(super) fn wipe_write_perm(state: &State, req: &RemotingCommand) -> Result<RemotingCommand, HandlerError> {
     let header: WipeWritePermOfBrokerRequestHeader = req.decode_header()?;
     let wipe_topic_count = state.routes_mut().wipe_write_perm(&header.broker_name);
-    info!(broker_name = %header.broker_name, topics = wipe_topic_count, "write permission wiped");
+    info!(broker_name = %clip(&header.broker_name), topics = wipe_topic_count, "write permission wiped");
     Ok(req.reply_with(&WipeWritePermOfBrokerResponseHeader { wipe_topic_count }))
 }
 
@@ -72,7 +72,7 @@ pub(super) fn wipe_write_perm(state: &State, req: &RemotingCommand) -> Result<Re
 pub(super) fn add_write_perm(state: &State, req: &RemotingCommand) -> Result<RemotingCommand, HandlerError> {
     let header: AddWritePermOfBrokerRequestHeader = req.decode_header()?;
     let add_topic_count = state.routes_mut().add_write_perm(&header.broker_name);
-    info!(broker_name = %header.broker_name, topics = add_topic_count, "write permission added");
+    info!(broker_name = %clip(&header.broker_name), topics = add_topic_count, "write permission added");
     Ok(req.reply_with(&AddWritePermOfBrokerResponseHeader { add_topic_count }))
 }
 
@@ -82,6 +82,6 @@ pub(super) fn delete_topic(state: &State, req: &RemotingCommand) -> Result<Remot
     // An empty clusterName is how some tools say "no cluster".
     let cluster = header.cluster_name.as_deref().filter(|c| !c.is_empty());
     let removed = state.routes_mut().delete_topic(&header.topic, cluster);
-    info!(topic = %header.topic, cluster = cluster.unwrap_or("*"), removed, "topic deleted from routes");
+    info!(topic = %clip(&header.topic), cluster = cluster.unwrap_or("*"), removed, "topic deleted from routes");
     Ok(req.reply(ResponseCode::SUCCESS, None))
 }

@@ -267,6 +267,21 @@ impl RouteTable {
         self.live.get(broker_addr)
     }
 
+    /// Number of topics with queue data.
+    pub fn topic_count(&self) -> usize {
+        self.topics.len()
+    }
+
+    /// Number of broker groups (broker names).
+    pub fn group_count(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// Number of clusters.
+    pub fn cluster_count(&self) -> usize {
+        self.clusters.len()
+    }
+
     /// Number of live broker addresses.
     pub fn live_count(&self) -> usize {
         self.live.len()

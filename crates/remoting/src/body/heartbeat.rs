@@ -169,14 +169,67 @@ impl SubscriptionData {
         }
     }
 
+    /// A SQL92 property-filter subscription (no tags, no codes: the broker evaluates it).
+    pub fn sql92(topic: impl Into<String>, expression: &str, sub_version: i64) -> Self {
+        SubscriptionData {
+            expression_type: EXPRESSION_TYPE_SQL92.to_string(),
+            sub_string: expression.trim().to_string(),
+            topic: topic.into(),
+            sub_version,
+            ..Default::default()
+        }
+    }
+
+    /// Whether this is a tag subscription (`ExpressionType.isTagType`: `TAG` or empty).
+    pub fn is_tag_type(&self) -> bool {
+        self.expression_type.is_empty() || self.expression_type.eq_ignore_ascii_case(EXPRESSION_TYPE_TAG)
+    }
+
     /// The tag filter this subscription describes.
     pub fn tag_filter(&self) -> TagFilter {
         TagFilter::parse(&self.sub_string)
     }
 }
 
+/// CHECK_CLIENT_CONFIG (46) body: a consumer asks whether the broker accepts a subscription
+/// before it starts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct CheckClientRequestBody {
+    /// The asking client.
+    pub client_id: String,
+    /// Its consumer group.
+    pub group: String,
+    /// The subscription to check (Java sends null for none).
+    pub subscription_data: Option<SubscriptionData>,
+}
+
+impl JsonBody for CheckClientRequestBody {}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn check_client_body_round_trips_and_reads_java() {
+        let body = CheckClientRequestBody {
+            client_id: "127.0.0.1@1".into(),
+            group: "g".into(),
+            subscription_data: Some(SubscriptionData::sql92("T", " a > 5 ", 7)),
+        };
+        let back = CheckClientRequestBody::decode(&body.encode()).unwrap();
+        assert_eq!(back, body);
+        let sub = back.subscription_data.unwrap();
+        assert_eq!(
+            (sub.sub_string.as_str(), sub.expression_type.as_str()),
+            ("a > 5", "SQL92")
+        );
+        assert!(!sub.is_tag_type());
+        let java = br#"{"clientId":"c","group":"g","subscriptionData":{"classFilterMode":false,"codeSet":[],"expressionType":"SQL92","subString":"a > 5","subVersion":1,"tagsSet":[],"topic":"T"}}"#;
+        let decoded = CheckClientRequestBody::decode(java).unwrap();
+        assert_eq!(decoded.subscription_data.unwrap().sub_string, "a > 5");
+        let none = CheckClientRequestBody::decode(br#"{"clientId":"c","group":"g"}"#).unwrap();
+        assert!(none.subscription_data.is_none());
+    }
 
     /// The shape the Apache C++ client 2.1 writes (jsoncpp): `subVersion` as a string, no
     /// `unitMode`, no `expressionType`, no `classFilterMode`, a trailing newline.

@@ -12,6 +12,7 @@ use serde::Serialize;
 
 pub mod cluster;
 pub mod consumer;
+pub mod direct;
 pub mod fastjson;
 pub mod heartbeat;
 pub mod kv;
@@ -19,6 +20,7 @@ pub mod lenient;
 pub mod message_queue;
 pub mod offsets;
 pub mod register;
+pub mod reset;
 pub mod route;
 pub mod stats;
 pub mod subscription;
@@ -29,14 +31,17 @@ pub use consumer::{
     Connection, ConsumerConnection, ConsumerIdList, LockBatchRequestBody, LockBatchResponseBody,
     ProducerConnection, UnlockBatchRequestBody,
 };
+pub use direct::{CmResult, ConsumeMessageDirectlyResult};
 pub use fastjson::from_fastjson;
 pub use heartbeat::{
-    ConsumeFromWhere, ConsumeType, ConsumerData, HeartbeatData, MessageModel, ProducerData, SubscriptionData,
+    CheckClientRequestBody, ConsumeFromWhere, ConsumeType, ConsumerData, HeartbeatData, MessageModel,
+    ProducerData, SubscriptionData,
 };
 pub use kv::KvTable;
 pub use message_queue::{MessageQueue, MqMap};
 pub use offsets::{ConsumerOffsetSerializeWrapper, DelayOffsetSerializeWrapper};
-pub use register::{body_crc32, RegisterBrokerBody};
+pub use register::{body_crc32, RegisterBrokerBody, RegisterLimits};
+pub use reset::{ResetOffsetBody, ResetOffsetBodyForC};
 pub use route::{BrokerData, QueueData, TopicRouteData};
 pub use stats::{ConsumeStats, OffsetWrapper, TopicOffset, TopicStatsTable};
 pub use subscription::{SubscriptionGroupConfig, SubscriptionGroupWrapper};

@@ -10,8 +10,11 @@
 //! i32 len, filterServerList JSON array
 //! ```
 //!
-//! All integers big-endian. Decoding bounds the inflated size ([`MAX_INFLATED`]) and checks every
-//! length against the bytes left, so a hostile body cannot make it allocate without limit.
+//! All integers big-endian. Decoding bounds the inflated size ([`MAX_INFLATED`], the frame limit:
+//! the stream is cut there as it inflates) and checks every length against the bytes left, so a
+//! hostile body cannot make it allocate without limit. [`RegisterBrokerBody::decode_limited`]
+//! also refuses more topics or longer topic names than [`RegisterLimits`] allow, the compressed
+//! form before it builds a single topic (its count comes first).
 
 use std::io::{Read, Write};
 
@@ -23,8 +26,48 @@ use serde::{Deserialize, Serialize};
 use super::topic::{DataVersion, TopicConfig, TopicConfigSerializeWrapper};
 use super::{from_fastjson, BodyError, JsonBody};
 
-/// Largest inflated compressed body accepted (the frame limit is 16 MiB; text inflates well).
-pub const MAX_INFLATED: u64 = 256 * 1024 * 1024;
+/// Largest inflated compressed body accepted: the frame limit, as if the body had been sent
+/// plain. A zlib bomb stops inflating here.
+pub const MAX_INFLATED: u64 = crate::codec::DEFAULT_MAX_FRAME as u64;
+
+/// How many topics, and how long their names, one registration may carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RegisterLimits {
+    /// Most topics.
+    pub max_topics: usize,
+    /// Longest topic name, bytes.
+    pub max_topic_name_len: usize,
+}
+
+impl RegisterLimits {
+    /// No bound beyond the frame (tests and tools that decode their own bodies).
+    pub const NONE: RegisterLimits = RegisterLimits {
+        max_topics: usize::MAX,
+        max_topic_name_len: usize::MAX,
+    };
+
+    fn check_count(&self, count: usize) -> Result<(), BodyError> {
+        if count > self.max_topics {
+            return Err(BodyError::Binary(format!(
+                "{count} topics exceed the limit of {} per broker",
+                self.max_topics
+            )));
+        }
+        Ok(())
+    }
+
+    fn check_name(&self, name: &str) -> Result<(), BodyError> {
+        if name.len() > self.max_topic_name_len {
+            return Err(BodyError::Binary(format!(
+                "topic name {} of {} bytes exceeds the limit of {} bytes",
+                crate::clip::clip(name),
+                name.len(),
+                self.max_topic_name_len
+            )));
+        }
+        Ok(())
+    }
+}
 
 /// What a broker registers: its topic table and filter servers.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,11 +93,23 @@ impl RegisterBrokerBody {
 
     /// Decodes the form the `compressed` header flag announces.
     pub fn decode_as(bytes: &[u8], compressed: bool) -> Result<Self, BodyError> {
-        if compressed {
-            Self::decode_compressed(bytes)
+        Self::decode_limited(bytes, compressed, RegisterLimits::NONE)
+    }
+
+    /// Decodes the form the `compressed` header flag announces, refusing a body past `limits`.
+    pub fn decode_limited(bytes: &[u8], compressed: bool, limits: RegisterLimits) -> Result<Self, BodyError> {
+        let body = if compressed {
+            Self::decode_compressed_limited(bytes, limits)?
         } else {
-            Self::decode(bytes)
+            Self::decode(bytes)?
+        };
+        let table = &body.topic_config_serialize_wrapper.topic_config_table;
+        limits.check_count(table.len())?;
+        for (key, tc) in table {
+            limits.check_name(key)?;
+            limits.check_name(&tc.topic_name)?;
         }
+        Ok(body)
     }
 
     /// The compressed form (best compression, as Java's broker uses).
@@ -83,6 +138,10 @@ impl RegisterBrokerBody {
 
     /// Parses the compressed form.
     pub fn decode_compressed(bytes: &[u8]) -> Result<Self, BodyError> {
+        Self::decode_compressed_limited(bytes, RegisterLimits::NONE)
+    }
+
+    fn decode_compressed_limited(bytes: &[u8], limits: RegisterLimits) -> Result<Self, BodyError> {
         let mut raw = Vec::new();
         ZlibDecoder::new(bytes)
             .take(MAX_INFLATED + 1)
@@ -94,6 +153,7 @@ impl RegisterBrokerBody {
         let mut r = Reader { buf: &raw };
         let data_version: DataVersion = from_fastjson(r.chunk()?)?;
         let count = r.i32()?;
+        limits.check_count(usize::try_from(count).unwrap_or(0))?;
         let mut wrapper = TopicConfigSerializeWrapper {
             data_version,
             ..Default::default()
@@ -101,8 +161,10 @@ impl RegisterBrokerBody {
         for _ in 0..count.max(0) {
             let text = std::str::from_utf8(r.chunk()?)
                 .map_err(|_| BodyError::Binary("topic config text is not UTF-8".into()))?;
-            let tc = TopicConfig::decode_text(text)
-                .ok_or_else(|| BodyError::Binary(format!("bad topic config text {text:?}")))?;
+            let tc = TopicConfig::decode_text(text).ok_or_else(|| {
+                BodyError::Binary(format!("bad topic config text {:?}", crate::clip::clip(text)))
+            })?;
+            limits.check_name(&tc.topic_name)?;
             wrapper.topic_config_table.insert(tc.topic_name.clone(), tc);
         }
         let filter_server_list = from_fastjson(r.chunk()?)?;
@@ -213,6 +275,51 @@ mod tests {
         let full = sample().encode_compressed();
         for cut in 0..full.len() {
             let _ = RegisterBrokerBody::decode_compressed(&full[..cut]);
+        }
+    }
+
+    #[test]
+    fn a_zlib_bomb_stops_at_the_frame_limit() {
+        // 32 MiB of zeros compress to about 32 KB.
+        let mut enc = ZlibEncoder::new(Vec::new(), Compression::best());
+        let zeros = vec![0u8; 1024 * 1024];
+        for _ in 0..32 {
+            enc.write_all(&zeros).unwrap();
+        }
+        let bomb = enc.finish().unwrap();
+        let err = RegisterBrokerBody::decode_as(&bomb, true).unwrap_err();
+        assert!(
+            err.to_string().contains("inflates beyond 16777216 bytes"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn limits_refuse_too_many_topics_and_long_names_in_both_forms() {
+        let limits = RegisterLimits {
+            max_topics: 1,
+            max_topic_name_len: 127,
+        };
+        for compressed in [false, true] {
+            let two = sample().encode_as(compressed);
+            let err = RegisterBrokerBody::decode_limited(&two, compressed, limits).unwrap_err();
+            assert!(
+                err.to_string().contains("2 topics exceed the limit of 1"),
+                "{err}"
+            );
+            let mut long = RegisterBrokerBody::default();
+            let name = "T".repeat(128);
+            long.topic_config_serialize_wrapper
+                .topic_config_table
+                .insert(name.clone(), TopicConfig::new(&name, 4));
+            let bytes = long.encode_as(compressed);
+            let err = RegisterBrokerBody::decode_limited(&bytes, compressed, limits).unwrap_err();
+            assert!(
+                err.to_string().contains("128 bytes exceeds the limit of 127"),
+                "{err}"
+            );
+            let ok = RegisterBrokerBody::default().encode_as(compressed);
+            RegisterBrokerBody::decode_limited(&ok, compressed, limits).unwrap();
         }
     }
 

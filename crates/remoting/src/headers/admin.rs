@@ -135,7 +135,24 @@ command_header! {
     }
 }
 
+command_header! {
+    /// CONSUME_MESSAGE_DIRECTLY (309) (Java `ConsumeMessageDirectlyResultRequestHeader`): admin →
+    /// broker, which adds `brokerName`, puts the message in the body and passes it on to the
+    /// consumer `clientId` of the group; the reply body is `ConsumeMessageDirectlyResult`.
+    pub struct ConsumeMessageDirectlyResultRequestHeader {
+        /// Consumer group.
+        consumer_group: String = "consumerGroup",
+        /// The consumer's client id (`ip@instance`).
+        client_id: Option<String> = "clientId",
+        /// Offset message id of the message to consume.
+        msg_id: Option<String> = "msgId",
+        /// Set by the broker before it forwards the request.
+        broker_name: Option<String> = "brokerName",
+    }
+}
+
 rpc_request! {
+    ConsumeMessageDirectlyResultRequestHeader => CONSUME_MESSAGE_DIRECTLY, EmptyHeader;
     CreateTopicRequestHeader => UPDATE_AND_CREATE_TOPIC, EmptyHeader;
     DeleteTopicInBrokerRequestHeader => DELETE_TOPIC_IN_BROKER, EmptyHeader;
     GetTopicStatsInfoRequestHeader => GET_TOPIC_STATS_INFO, EmptyHeader;

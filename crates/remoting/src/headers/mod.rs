@@ -22,7 +22,10 @@ pub mod client;
 pub mod namesrv;
 pub mod offset;
 pub mod pull;
+pub mod query;
+pub mod reset;
 pub mod send;
+pub mod transaction;
 
 #[cfg(test)]
 pub(crate) mod test_util {

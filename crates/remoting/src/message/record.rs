@@ -134,6 +134,27 @@ fn put_host(dst: &mut BytesMut, addr: &SocketAddr) {
     dst.put_i32(addr.port() as i32);
 }
 
+/// The PROPERTIES bytes of one stored record, found from its length fields without decoding
+/// the rest; `None` when those lengths do not fit in `rec`.
+pub fn properties_of(rec: &[u8]) -> Option<&[u8]> {
+    let be_i32 = |at: usize| {
+        rec.get(at..at.checked_add(4)?)
+            .map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    let sys_flag = be_i32(SYS_FLAG_POS)?;
+    let host_len = |v6: bool| if v6 { 20 } else { 8 };
+    // BORNHOST, STORETIMESTAMP, STOREHOST, RECONSUMETIMES, PREPARED TRANSACTION OFFSET.
+    let body_len_at =
+        48 + host_len(sys_flag & BORNHOST_V6 != 0) + 8 + host_len(sys_flag & STOREHOST_V6 != 0) + 4 + 8;
+    let body_len = usize::try_from(be_i32(body_len_at)?).ok()?;
+    let topic_len_at = body_len_at.checked_add(4)?.checked_add(body_len)?;
+    let props_len_at = topic_len_at.checked_add(1 + usize::from(*rec.get(topic_len_at)?))?;
+    let b = rec.get(props_len_at..props_len_at.checked_add(2)?)?;
+    let props_len = usize::try_from(i16::from_be_bytes([b[0], b[1]])).ok()?;
+    let start = props_len_at + 2;
+    rec.get(start..start.checked_add(props_len)?)
+}
+
 /// Offset of STORETIMESTAMP for a record with this sysFlag.
 pub fn store_timestamp_pos(sys_flag: i32) -> usize {
     if sys_flag & BORNHOST_V6 != 0 {
@@ -394,8 +415,12 @@ impl<'a> Cursor<'a> {
             let octets: [u8; 4] = self.take(4)?.try_into().expect("4 bytes");
             IpAddr::from(octets)
         };
+        // Java's InetSocketAddress refuses a port outside 0..=65535; truncating it would turn a
+        // corrupt record into a different, plausible one.
         let port = self.i32()?;
-        Ok(SocketAddr::new(ip, port as u16))
+        let port = u16::try_from(port)
+            .map_err(|_| RecordError::Inconsistent(format!("host port {port} is out of range")))?;
+        Ok(SocketAddr::new(ip, port))
     }
 }
 
@@ -443,6 +468,21 @@ mod tests {
     }
 
     #[test]
+    fn properties_found_without_decoding() {
+        let v4 = sample();
+        let bytes = v4.to_bytes().unwrap();
+        assert_eq!(properties_of(&bytes), Some(v4.properties.as_bytes()));
+        let mut v6 = sample();
+        v6.born_host = "[fd00::5]:40000".parse().unwrap();
+        v6.store_host = "[::1]:10911".parse().unwrap();
+        let bytes6 = v6.to_bytes().unwrap();
+        assert_eq!(properties_of(&bytes6), Some(v6.properties.as_bytes()));
+        for cut in 0..bytes.len() {
+            assert_eq!(properties_of(&bytes[..cut]), None, "cut at {cut}");
+        }
+    }
+
+    #[test]
     fn ipv6_hosts_shift_fields() {
         let mut rec = sample();
         rec.born_host = "[fd00::5]:40000".parse().unwrap();
@@ -478,6 +518,24 @@ mod tests {
         assert!(matches!(
             MessageRecord::decode(&bad_magic, true),
             Err(RecordError::BadMagic(_))
+        ));
+    }
+
+    /// Found by the fuzzer (`rmq-fuzz`, target record): a port word above 65,535 was cut to 16
+    /// bits, so a corrupt record decoded as a different one.
+    #[test]
+    fn a_host_port_beyond_u16_is_inconsistent() {
+        let rec = sample();
+        assert!(rec.born_host.is_ipv4());
+        let mut bytes = rec.to_bytes().unwrap().to_vec();
+        // BORNHOST is 8 bytes after BORNTIMESTAMP (offset 40): 4 of address, then the port word.
+        bytes[52..56].copy_from_slice(&0x0001_2345_i32.to_be_bytes());
+        let err = MessageRecord::decode(&bytes, true).unwrap_err();
+        assert!(err.to_string().contains("74565"), "{err}");
+        bytes[52..56].copy_from_slice(&(-1i32).to_be_bytes());
+        assert!(matches!(
+            MessageRecord::decode(&bytes, true),
+            Err(RecordError::Inconsistent(_))
         ));
     }
 

@@ -4,6 +4,8 @@
 pub const COMPRESSED: i32 = 0x1;
 /// Several tags.
 pub const MULTI_TAGS: i32 = 0x2;
+/// Not a transaction message (and END_TRANSACTION's "state unknown").
+pub const TRANSACTION_NOT_TYPE: i32 = 0;
 /// Transaction prepared (half message).
 pub const TRANSACTION_PREPARED: i32 = 0x4;
 /// Transaction commit.

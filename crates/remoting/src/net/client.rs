@@ -24,8 +24,25 @@ use crate::codec::{RemotingCodec, DEFAULT_MAX_FRAME};
 use crate::command::{RemotingCommand, SerializeType};
 use crate::header::{CommandHeader, RpcRequest};
 
-/// Handles requests a server sends to this client; returns the reply, if any.
-pub type ServerRequestHandler = Arc<dyn Fn(&str, RemotingCommand) -> Option<RemotingCommand> + Send + Sync>;
+/// Handles requests a server sends to this client (`broker address, request`).
+pub type ServerRequestHandler = Arc<dyn Fn(&str, RemotingCommand) -> ServerReply + Send + Sync>;
+
+/// What a [`ServerRequestHandler`] answers.
+pub enum ServerReply {
+    /// Nothing (a one-way notification).
+    None,
+    /// This reply, at once.
+    Now(RemotingCommand),
+    /// The reply this future yields, if any (work that waits, such as running a consumer's
+    /// callback for CONSUME_MESSAGE_DIRECTLY); it runs on its own task.
+    Later(futures::future::BoxFuture<'static, Option<RemotingCommand>>),
+}
+
+impl From<Option<RemotingCommand>> for ServerReply {
+    fn from(reply: Option<RemotingCommand>) -> Self {
+        reply.map_or(ServerReply::None, ServerReply::Now)
+    }
+}
 
 /// Client settings.
 #[derive(Debug, Clone)]
@@ -38,6 +55,8 @@ pub struct ClientConfig {
     pub serialize_type: SerializeType,
     /// Language code put in requests.
     pub language: crate::LanguageCode,
+    /// When set, every request is signed for a broker with plain ACL (`aclEnable`).
+    pub credentials: Option<crate::acl::SessionCredentials>,
 }
 
 impl Default for ClientConfig {
@@ -47,6 +66,7 @@ impl Default for ClientConfig {
             connect_timeout: Duration::from_secs(3),
             serialize_type: SerializeType::Json,
             language: crate::LanguageCode::JAVA,
+            credentials: None,
         }
     }
 }
@@ -113,6 +133,9 @@ impl RemotingClient {
         request.opaque = self.inner.next_opaque.fetch_add(1, Ordering::Relaxed) & i32::MAX;
         request.serialize_type = self.inner.config.serialize_type;
         request.language = self.inner.config.language;
+        if let Some(credentials) = &self.inner.config.credentials {
+            credentials.sign(request);
+        }
     }
 
     /// Sends a request and waits for its response.
@@ -339,12 +362,26 @@ impl RemotingClient {
                 } else if let Some(handler) = &handler {
                     let oneway = cmd.is_oneway();
                     let template = cmd.reply(crate::ResponseCode::SUCCESS, None);
-                    if let Some(mut reply) = handler(&reader_addr, cmd) {
-                        if !oneway {
-                            reply.opaque = template.opaque;
-                            reply.serialize_type = template.serialize_type;
-                            reply.flag |= crate::command::FLAG_RESPONSE;
-                            let _ = tx.try_send(reply);
+                    let answer = move |mut reply: RemotingCommand| {
+                        reply.opaque = template.opaque;
+                        reply.serialize_type = template.serialize_type;
+                        reply.flag |= crate::command::FLAG_RESPONSE;
+                        reply
+                    };
+                    match handler(&reader_addr, cmd) {
+                        ServerReply::None => {}
+                        ServerReply::Now(reply) => {
+                            if !oneway {
+                                let _ = tx.try_send(answer(reply));
+                            }
+                        }
+                        ServerReply::Later(work) => {
+                            let tx = tx.clone();
+                            tokio::spawn(async move {
+                                if let (Some(reply), false) = (work.await, oneway) {
+                                    let _ = tx.send(answer(reply)).await;
+                                }
+                            });
                         }
                     }
                 }

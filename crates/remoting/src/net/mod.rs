@@ -6,12 +6,15 @@
 
 pub mod client;
 pub mod connection;
+mod handler;
+pub mod local_ip;
+mod read_budget;
 pub mod server;
 mod server_connection;
 
-pub use client::{ClientConfig, RemotingClient, ServerRequestHandler};
+pub use client::{ClientConfig, RemotingClient, ServerReply, ServerRequestHandler};
 pub use connection::Connection;
-pub use server::{serve, HandlerError, RequestHandler, ServerConfig};
+pub use server::{serve, HandlerError, RequestHandler, ServerConfig, DEFAULT_MAX_BUFFERED_REQUEST_BYTES};
 
 /// Why a remote call failed.
 #[derive(Debug, thiserror::Error)]

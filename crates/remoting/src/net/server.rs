@@ -1,14 +1,16 @@
 //! The request server: an accept loop and one task per connection
-//! ([`super::server_connection`]), in which requests are handled concurrently and answered in
+//! (`server_connection.rs`), in which requests are handled concurrently and answered in
 //! order of completion (a held pull does not block a send on the same connection).
 //!
 //! Limits keep memory bounded: at most `max_connections` connections (extra ones are closed at
 //! once with a log line), at most `max_in_flight_per_connection` requests being handled per
 //! connection (the reader stops reading until one finishes), frames up to `max_frame` bytes.
+//! Request bytes buffered in read buffers count towards one budget per server
+//! (`max_buffered_request_bytes`); past it the slowest peers are closed.
 //! A malformed or oversized frame closes only that connection. Unknown codes are answered with
 //! REQUEST_CODE_NOT_SUPPORTED, handler failures with SYSTEM_ERROR; one-way requests get nothing.
 
-use std::future::Future;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,62 +19,9 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use super::connection::Connection;
+pub use super::handler::{HandlerError, RequestHandler, ServerConfig, DEFAULT_MAX_BUFFERED_REQUEST_BYTES};
+use super::read_budget::ReadBudget;
 use super::server_connection::run_connection;
-use crate::codec::DEFAULT_MAX_FRAME;
-use crate::command::RemotingCommand;
-use crate::header::HeaderError;
-
-/// Server limits.
-#[derive(Debug, Clone)]
-pub struct ServerConfig {
-    /// Largest accepted frame, length field included.
-    pub max_frame: usize,
-    /// Most simultaneous connections.
-    pub max_connections: usize,
-    /// Most requests handled at once per connection.
-    pub max_in_flight_per_connection: usize,
-    /// Close a connection that sent nothing for this long (RocketMQ: 120 s).
-    pub idle_timeout: Option<Duration>,
-}
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        ServerConfig {
-            max_frame: DEFAULT_MAX_FRAME,
-            max_connections: 10_000,
-            max_in_flight_per_connection: 1024,
-            idle_timeout: Some(Duration::from_secs(120)),
-        }
-    }
-}
-
-/// Why a handler could not answer; the server turns it into the wire response.
-#[derive(Debug, thiserror::Error)]
-pub enum HandlerError {
-    /// The request code is not served here.
-    #[error("request type {0} not supported")]
-    NotSupported(i32),
-    /// The request's header is missing a field or has a bad value.
-    #[error(transparent)]
-    Header(#[from] HeaderError),
-    /// Anything else; the text becomes the remark of a SYSTEM_ERROR reply.
-    #[error("{0}")]
-    Other(String),
-}
-
-/// Serves the requests of one server kind.
-pub trait RequestHandler: Send + Sync + 'static {
-    /// Handles one request. `Ok(None)` sends nothing (one-way requests never get a reply anyway).
-    fn handle(
-        &self,
-        conn: &Connection,
-        request: RemotingCommand,
-    ) -> impl Future<Output = Result<Option<RemotingCommand>, HandlerError>> + Send;
-
-    /// Called once when a connection closes, for whatever reason.
-    fn on_connection_closed(&self, _conn: &Connection) {}
-}
 
 /// Runs the accept loop until `shutdown` is cancelled; then stops accepting and closes every
 /// connection.
@@ -84,6 +33,7 @@ pub async fn serve<H: RequestHandler>(
 ) -> std::io::Result<()> {
     let local = listener.local_addr()?;
     let connections = Arc::new(Semaphore::new(config.max_connections));
+    let budget = ReadBudget::new(config.max_buffered_request_bytes);
     let config = Arc::new(config);
     info!(%local, "remoting server listening");
     loop {
@@ -108,8 +58,11 @@ pub async fn serve<H: RequestHandler>(
         let handler = handler.clone();
         let config = config.clone();
         let shutdown = shutdown.child_token();
+        let budget = budget.clone();
+        config.open_connections.fetch_add(1, Ordering::Relaxed);
         tokio::spawn(async move {
-            run_connection(stream, peer, handler, &config, shutdown).await;
+            run_connection(stream, peer, handler, &config, &budget, shutdown).await;
+            config.open_connections.fetch_sub(1, Ordering::Relaxed);
             drop(permit);
         });
     }

@@ -18,7 +18,12 @@
 //! * while more than [`MAX_UNSENT`] bytes wait to be written, no frame is decoded and no pending
 //!   handler is polled, so a peer that does not read gets no more replies built for it (a woken
 //!   pull reads its messages only when polled);
-//! * the read buffer holds at most one frame of up to `max_frame` bytes plus one read chunk.
+//! * the read buffer grows with the bytes that actually arrive (a read goes through a stack
+//!   buffer unless the read buffer already has room), never with the length a frame announces;
+//!   it holds at most one frame of up to `max_frame` bytes plus one read chunk, and the bytes it
+//!   holds count towards the server's [`ReadBudget`], past which the slowest peers are closed;
+//! * both buffers are given back whenever they are empty before the task sleeps, so a quiet
+//!   connection holds no buffer memory at all.
 
 use std::future::Future;
 use std::io::ErrorKind;
@@ -38,7 +43,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use super::connection::Connection;
-use super::server::{HandlerError, RequestHandler, ServerConfig};
+use super::handler::{HandlerError, RequestHandler, ServerConfig};
+use super::read_budget::{BudgetShare, ReadBudget};
 use crate::code::ResponseCode;
 use crate::codec::{encode_frame, RemotingCodec};
 use crate::command::{RemotingCommand, FLAG_RESPONSE};
@@ -47,6 +53,9 @@ use crate::command::{RemotingCommand, FLAG_RESPONSE};
 const EARLY_WRITE: usize = 32;
 /// Bytes asked of the socket per read.
 const READ_CHUNK: usize = 64 * 1024;
+/// A read goes straight into the read buffer when it has at least this much room (a large frame
+/// is arriving); otherwise through a stack buffer, so the read buffer only grows by what came.
+const DIRECT_READ_MIN: usize = 16 * 1024;
 /// Reading pauses while more than this many reply bytes wait for the peer.
 pub(super) const MAX_UNSENT: usize = 4 * 1024 * 1024;
 /// Request bytes (frames as read) that handlers still running may hold; past it no new frame is
@@ -64,6 +73,7 @@ enum Close {
     Shutdown,
     PeerClosed,
     Idle,
+    Evicted,
     BadFrame(crate::codec::CodecError),
     Io(std::io::Error),
 }
@@ -79,8 +89,23 @@ struct Wire {
 impl Wire {
     /// One non-blocking read; `Ok(0)` is end of stream.
     fn read_some(&mut self) -> std::io::Result<usize> {
-        self.read.reserve(READ_CHUNK);
-        self.stream.try_read_buf(&mut self.read)
+        if self.read.capacity() - self.read.len() >= DIRECT_READ_MIN {
+            return self.stream.try_read_buf(&mut self.read);
+        }
+        let mut chunk = [0u8; READ_CHUNK];
+        let n = self.stream.try_read(&mut chunk)?;
+        self.read.extend_from_slice(&chunk[..n]);
+        Ok(n)
+    }
+
+    /// Gives back the memory of empty buffers (decoded frames keep theirs until dropped).
+    fn release_empty(&mut self) {
+        if self.read.is_empty() && self.read.capacity() > 0 {
+            self.read = BytesMut::new();
+        }
+        if self.write.is_empty() && self.write.capacity() > 0 {
+            self.write = BytesMut::new();
+        }
     }
 
     /// Writes as much of the write buffer as the socket takes now.
@@ -209,6 +234,17 @@ impl<F: Future<Output = (Option<RemotingCommand>, usize)>> Pending<F> {
         }
     }
 
+    /// Waits until `deadline` for the running handlers and queues their replies (a connection
+    /// closing for a bad frame still answers the good frames before it).
+    async fn settle(&mut self, wire: &mut Wire, peer: SocketAddr, deadline: Instant) {
+        while !self.futures.is_empty() {
+            match tokio::time::timeout_at(deadline, self.futures.next()).await {
+                Ok(Some(done)) => self.finished(done, wire, peer),
+                _ => return,
+            }
+        }
+    }
+
     /// Queues every reply whose handler has already finished, without waiting, while the write
     /// buffer has room.
     fn queue_finished(&mut self, wire: &mut Wire, peer: SocketAddr) {
@@ -227,16 +263,18 @@ pub(super) async fn run_connection<H: RequestHandler>(
     peer: SocketAddr,
     handler: Arc<H>,
     config: &ServerConfig,
+    budget: &Arc<ReadBudget>,
     shutdown: CancellationToken,
 ) {
     let (push_tx, mut pushes) = mpsc::channel::<RemotingCommand>(PUSH_QUEUE);
     let conn = Connection::new(NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed), peer, push_tx);
     debug!(%peer, id = conn.id(), "connection opened");
+    let share: BudgetShare = budget.join(conn.id(), peer);
     let mut wire = Wire {
         stream,
         codec: RemotingCodec::new(config.max_frame),
-        read: BytesMut::with_capacity(READ_CHUNK),
-        write: BytesMut::with_capacity(READ_CHUNK),
+        read: BytesMut::new(),
+        write: BytesMut::new(),
     };
     let max_in_flight = config.max_in_flight_per_connection.max(1);
     let handler = &*handler;
@@ -259,8 +297,11 @@ pub(super) async fn run_connection<H: RequestHandler>(
         while pending.has_room(max_in_flight) && wire.write.len() < MAX_UNSENT {
             let buffered = wire.read.len();
             match wire.codec.decode(&mut wire.read) {
-                Ok(Some(request)) if request.is_response() => {
-                    debug!(%peer, code = request.code, "ignoring response frame from client");
+                Ok(Some(response)) if response.is_response() => {
+                    let code = response.code;
+                    if !conn_ref.complete(response) {
+                        debug!(%peer, code, "ignoring a response frame nobody waits for");
+                    }
                 }
                 Ok(Some(request)) => {
                     let frame_len = buffered - wire.read.len();
@@ -280,10 +321,12 @@ pub(super) async fn run_connection<H: RequestHandler>(
         if started % EARLY_WRITE != 0 {
             pending.queue_finished(&mut wire, peer);
         }
+        share.update(wire.read.len(), started > 0);
         // 2. Write what is ready.
         if let Err(e) = wire.write_some() {
             break Close::Io(e);
         }
+        wire.release_empty();
         // 3. Wait for something to do.
         let room_to_write = wire.write.len() < MAX_UNSENT;
         let reading = pending.has_room(max_in_flight) && room_to_write;
@@ -291,6 +334,7 @@ pub(super) async fn run_connection<H: RequestHandler>(
         tokio::select! {
             biased;
             _ = shutdown.cancelled() => break Close::Shutdown,
+            _ = share.evicted().cancelled() => break Close::Evicted,
             Some(done) = pending.futures.next(), if polling => {
                 pending.finished(done, &mut wire, peer);
                 pending.queue_finished(&mut wire, peer);
@@ -312,7 +356,10 @@ pub(super) async fn run_connection<H: RequestHandler>(
                 }
                 match wire.read_some() {
                     Ok(0) => break Close::PeerClosed,
-                    Ok(_) => last_read = Instant::now(),
+                    Ok(_) => {
+                        last_read = Instant::now();
+                        share.update(wire.read.len(), false);
+                    }
                     Err(e) if e.kind() == ErrorKind::WouldBlock => {}
                     Err(e) => break Close::Io(e),
                 }
@@ -330,11 +377,22 @@ pub(super) async fn run_connection<H: RequestHandler>(
     match &reason {
         Close::Shutdown | Close::PeerClosed => wire.final_flush().await,
         Close::Idle => debug!(%peer, "closing idle connection"),
-        Close::BadFrame(e) => warn!(%peer, error = %e, "bad frame; closing connection"),
+        Close::Evicted => {
+            warn!(%peer, buffered = wire.read.len(), "closed to keep buffered request bytes within the server's budget")
+        }
+        Close::BadFrame(e) => {
+            warn!(%peer, error = %e, "bad frame; closing connection after answering the frames before it");
+            pending.queue_finished(&mut wire, peer);
+            pending
+                .settle(&mut wire, peer, Instant::now() + FINAL_FLUSH)
+                .await;
+            wire.final_flush().await;
+        }
         Close::Io(e) => debug!(%peer, error = %e, "connection failed"),
     }
     // Handlers still waiting (held pulls) end here, unanswered: the peer is gone.
     drop(pending);
+    drop(share);
     conn.mark_closed();
     handler.on_connection_closed(&conn);
     debug!(%peer, "connection closed");

@@ -213,8 +213,12 @@ impl<'a> Reader<'a> {
     fn i32(&mut self, name: &str) -> Result<i32, HeaderFormatError> {
         let at = self.pos;
         let text = self.number()?;
-        text.parse()
-            .map_err(|_| err(at, &format!("{name} {text} is not a 32-bit integer")))
+        text.parse().map_err(|_| {
+            err(
+                at,
+                &format!("{name} {} is not a 32-bit integer", crate::clip::clip(text)),
+            )
+        })
     }
 
     /// `true`, `false` or `null`, whichever is next.
