@@ -71,10 +71,10 @@ fn record(ledger: &Mutex<Ledger>, seq: u64, r: rmq_client::Result<SendResult>) {
 }
 
 /// Sends one `warm-up` message to queue 0 of each group with a producer of its own, until each
-/// group answers SEND_OK (at most `timeout`). A fresh broker maps and faults in its first 1 GiB
-/// commit-log files (Apache's default size); on a loaded machine its first answer can take longer
-/// than a send's 3 s timeout, and the drill's producer would then avoid that group for minutes
-/// (latency fault avoidance). The warm-up bodies are no drill bodies: the tally ignores them.
+/// group answers SEND_OK (at most `timeout`). A fresh broker creates and maps its first commit-log
+/// file on its first send; on a loaded machine that answer can take longer than a send's 3 s
+/// timeout, and the drill's producer would then avoid that group for minutes (latency fault
+/// avoidance). The warm-up bodies are no drill bodies: the tally ignores them.
 pub async fn warm_up(
     client: &ClientConfig,
     topic: &str,

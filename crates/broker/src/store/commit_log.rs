@@ -78,11 +78,14 @@ impl CommitLog {
 
     /// Starts preallocating files (after recovery, so it never races the cut).
     pub fn start_allocator(&mut self, touch: bool, warm: bool) -> Result<()> {
+        let end = self.max_offset();
         self.allocator = Some(Allocator::start(
             self.files.dir(),
             self.files.file_size(),
             touch,
             warm,
+            end,
+            self.files.find(end),
         )?);
         Ok(())
     }
@@ -132,6 +135,14 @@ impl CommitLog {
             wrote: end,
             dispatched: end,
             current: self.files.find(end),
+        }
+    }
+
+    /// Publishes a new end of the written bytes (and moves the allocator's touch window).
+    fn set_end(&self, end: u64) {
+        self.max.store(end, Ordering::Release);
+        if let Some(a) = &self.allocator {
+            a.advanced(end);
         }
     }
 
@@ -186,7 +197,7 @@ impl CommitLog {
         }
         w.wrote = file.end();
         w.dispatched = w.dispatched.max(w.wrote);
-        self.max.store(w.wrote, Ordering::Release);
+        self.set_end(w.wrote);
         let next = self.next_file(w.wrote)?;
         w.current = Some(next.clone());
         Ok(next)
@@ -209,7 +220,7 @@ impl CommitLog {
         }
         w.wrote += buf.len() as u64;
         w.dispatched = w.wrote;
-        self.max.store(w.wrote, Ordering::Release);
+        self.set_end(w.wrote);
         Ok(phys)
     }
 
@@ -229,7 +240,7 @@ impl CommitLog {
                 )));
             }
             w.wrote += n as u64;
-            self.max.store(w.wrote, Ordering::Release);
+            self.set_end(w.wrote);
             w.current = Some(file);
             bytes = &bytes[n..];
         }
@@ -249,7 +260,7 @@ impl CommitLog {
         w.wrote = offset;
         w.dispatched = offset;
         w.current = None;
-        self.max.store(offset, Ordering::Release);
+        self.set_end(offset);
         Ok(())
     }
 
@@ -264,7 +275,7 @@ impl CommitLog {
         w.wrote = offset;
         w.dispatched = w.dispatched.min(offset);
         w.current = self.files.find(offset);
-        self.max.store(offset, Ordering::Release);
+        self.set_end(offset);
         Ok(())
     }
 
