@@ -6,7 +6,7 @@
 use std::fs::{self, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use super::super::error::{Result, StoreError};
 use super::super::open_files::OpenFiles;
@@ -128,6 +128,7 @@ impl MappedFile {
             size,
             reserve,
             reserved: AtomicU64::new(reserved),
+            reserving: Mutex::new(()),
             state: RwLock::new(None),
             dirty: AtomicBool::new(false),
             last_used: AtomicU64::new(now),
