@@ -107,13 +107,23 @@ impl MappedFile {
             .map_err(|e| StoreError::io(&self.path, e))
     }
 
-    /// Maps `file` into a closed slot and tells the budget.
-    fn install(&self, file: File) -> Result<()> {
+    /// Maps `file`.
+    fn mapped(&self, file: File) -> Result<Open> {
         let map = map(&file).map_err(|e| StoreError::io(&self.path, e))?;
-        *self.write_state() = Some(Open {
+        Ok(Open {
             file: Arc::new(file),
             map,
-        });
+        })
+    }
+
+    /// The open file's handle (opening a closed file), for work done without the mapping lock.
+    fn handle(&self) -> Result<Arc<File>> {
+        self.with_read(|open| open.file.clone())
+    }
+
+    /// Maps `file` into a closed slot and tells the budget.
+    fn install(&self, file: File) -> Result<()> {
+        *self.write_state() = Some(self.mapped(file)?);
         if let Some(b) = &self.budget {
             b.opened(self.me.clone());
         }
@@ -196,12 +206,7 @@ impl MappedFile {
 
     fn ensure_open<'a>(&self, st: &'a mut Option<Open>) -> Result<&'a mut Open> {
         if st.is_none() {
-            let file = self.open_file()?;
-            let map = map(&file).map_err(|e| StoreError::io(&self.path, e))?;
-            *st = Some(Open {
-                file: Arc::new(file),
-                map,
-            });
+            *st = Some(self.mapped(self.open_file()?)?);
         }
         st.as_mut()
             .ok_or_else(|| StoreError::Corrupt(format!("{} could not be opened", self.path.display())))
@@ -239,8 +244,7 @@ impl MappedFile {
         if end <= self.reserved.load(Ordering::Acquire) {
             return Ok(());
         }
-        let file = self.with_read(|open| open.file.clone())?;
-        self.reserve_in(&file, end)
+        self.reserve_in(&*self.handle()?, end)
     }
 
     /// Copies `data` to `pos`; false (and nothing written) when it does not fit. Blocks are
@@ -360,7 +364,7 @@ impl MappedFile {
     /// writer appends to the same file. Returns false where the kernel lacks the advice
     /// (Linux < 5.14).
     pub fn touch_range(&self, pos: usize, len: usize) -> bool {
-        let Ok(file) = self.with_read(|open| open.file.clone()) else {
+        let Ok(file) = self.handle() else {
             return false;
         };
         let n = std::num::NonZeroU64::new(len as u64);
